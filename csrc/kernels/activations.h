@@ -1,0 +1,349 @@
+// The activation table: one struct per element-wise Keras 3 activation, with
+// its value and its derivative (d value / d z), written once for float and
+// double and for host and device. The formulas and the choices at kinks follow
+// the TensorFlow ops Keras calls (keras/src/backend/tensorflow/nn.py), so the
+// fused kernels agree with the composite on both sides of every kink.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "math.h"
+
+namespace spatial_ops {
+
+// Up to three numeric parameters per activation (slope, alpha, threshold, ...).
+// The bindings carry them as double; kernels read them in the compute type.
+struct ActivationParams { double values[3] = {0.0, 0.0, 0.0}; };
+
+template <class T> struct Params {
+  T a, b, c;
+  explicit Params(const ActivationParams& p)
+      : a(T(p.values[0])), b(T(p.values[1])), c(T(p.values[2])) {}
+};
+
+namespace act {
+
+using math::abs; using math::exp; using math::expm1; using math::log1p;
+using math::max; using math::min; using math::sqrt; using math::tanh;
+
+// exp(-|z|), the building block of the stable sigmoid and softplus forms.
+template <class T> SO_HD T exp_neg_abs(T z) { return exp(-abs(z)); }
+
+template <class T> SO_HD T stable_sigmoid(T z) {
+  const T e = exp_neg_abs(z);
+  const T s = T(1) / (T(1) + e);
+  return z >= T(0) ? s : e * s;
+}
+
+template <class T> SO_HD T stable_softplus(T z) {
+  return max(z, T(0)) + log1p(exp_neg_abs(z));
+}
+
+struct Linear {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return z; }
+  template <class T> SO_HD static T derivative(T, const Params<T>&) { return T(1); }
+};
+
+// keras.activations.relu(negative_slope=a, max_value=b (inf: none), threshold=c),
+// following the branches of keras' ReLU.static_call.
+struct Relu {
+  template <class T> SO_HD static bool has_max(const Params<T>& p) { return p.b < T(INFINITY); }
+  template <class T> SO_HD static bool is_leaky(const Params<T>& p) {
+    return p.a != T(0) && !has_max(p) && p.c == T(0);
+  }
+  // where(z > threshold, z, 0), or relu(z) when there is no threshold.
+  template <class T> SO_HD static T thresholded(T z, const Params<T>& p) {
+    return p.c != T(0) ? (z > p.c ? z : T(0)) : max(z, T(0));
+  }
+  template <class T> SO_HD static T value(T z, const Params<T>& p) {
+    if (is_leaky(p)) return z > T(0) ? z : z * p.a;
+    T pos = thresholded(z, p);
+    if (has_max(p)) pos = max(min(pos, p.b), T(0));  // clip_by_value(pos, 0, max)
+    const T neg = p.c != T(0) ? max(p.c - z, T(0)) : max(-z, T(0));
+    return p.a != T(0) ? pos - p.a * neg : pos;
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
+    if (is_leaky(p)) return z > T(0) ? T(1) : p.a;
+    bool passes = z > p.c;
+    if (has_max(p)) {
+      const T pos = thresholded(z, p);
+      // max_value 6 without threshold runs tf.nn.relu6 (strict at 6); any
+      // other max_value runs clip_by_value (its gradient passes at the bounds).
+      const bool relu6_op = p.c == T(0) && p.b == T(6);
+      passes = passes && (relu6_op ? pos < p.b : (pos <= p.b && pos >= T(0)));
+    }
+    T d = passes ? T(1) : T(0);
+    if (p.a != T(0) && z < p.c) d += p.a;
+    return d;
+  }
+};
+
+struct Relu6 {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return min(max(z, T(0)), T(6)); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    return (z > T(0) && z < T(6)) ? T(1) : T(0);
+  }
+};
+
+struct LeakyRelu {  // a: negative_slope
+  template <class T> SO_HD static T value(T z, const Params<T>& p) { return z > T(0) ? z : z * p.a; }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) { return z > T(0) ? T(1) : p.a; }
+};
+
+struct Elu {  // a: alpha
+  template <class T> SO_HD static T value(T z, const Params<T>& p) { return z > T(0) ? z : p.a * expm1(z); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) { return z > T(0) ? T(1) : p.a * exp(z); }
+};
+
+// max(z, 0) + a * expm1(min(z, 0) / a); at z == 0 both branches pass their
+// gradient in TensorFlow (Maximum and Minimum both select x on ties): 2.
+struct Celu {  // a: alpha
+  template <class T> SO_HD static T value(T z, const Params<T>& p) {
+    return max(z, T(0)) + p.a * expm1(min(z, T(0)) / p.a);
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
+    return (z >= T(0) ? T(1) : T(0)) + (z <= T(0) ? exp(min(z, T(0)) / p.a) : T(0));
+  }
+};
+
+struct Selu {
+  template <class T> SO_HD static T scale() { return T(1.0507009873554804934193349852946); }
+  template <class T> SO_HD static T scale_alpha() {
+    return T(1.0507009873554804934193349852946 * 1.6732632423543772848170429916717);
+  }
+  template <class T> SO_HD static T value(T z, const Params<T>&) {
+    return z < T(0) ? scale_alpha<T>() * expm1(z) : scale<T>() * z;
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    return z < T(0) ? scale_alpha<T>() * exp(z) : scale<T>();
+  }
+};
+
+// Exact gelu as tf.nn.gelu writes it: 0.5 z erfc(-z / sqrt 2), which stays
+// accurate for large negative z where 1 + erf would cancel.
+struct Gelu {
+  template <class T> SO_HD static T value(T z, const Params<T>&) {
+    return T(0.5) * z * math::erfc(-z * T(0.7071067811865476));
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    const T cdf = T(0.5) * math::erfc(-z * T(0.7071067811865476));
+    const T pdf = T(0.3989422804014327) * exp(T(-0.5) * z * z);
+    return cdf + z * pdf;
+  }
+};
+
+struct GeluTanh {
+  template <class T> SO_HD static T inner(T z) {
+    return T(0.7978845608028654) * (z + T(0.044715) * (z * z * z));
+  }
+  template <class T> SO_HD static T value(T z, const Params<T>&) {
+    return T(0.5) * z * (T(1) + tanh(inner(z)));
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    const T t = tanh(inner(z));
+    const T sech2 = T(1) - t * t;
+    // For large |z| sech2 is 0 while z * z may be Inf: skip the 0 * Inf.
+    const T slope = sech2 == T(0)
+        ? T(0)
+        : T(0.5) * z * sech2 * T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * z * z);
+    return T(0.5) * (T(1) + t) + slope;
+  }
+};
+
+struct Sigmoid {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return stable_sigmoid(z); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    const T s = stable_sigmoid(z);
+    return s * (T(1) - s);
+  }
+};
+
+// relu6(z + 3) / 6, with relu6's strict kinks.
+struct HardSigmoid {
+  template <class T> SO_HD static T value(T z, const Params<T>&) {
+    return min(max(z + T(3), T(0)), T(6)) / T(6);
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    const T u = z + T(3);
+    return (u > T(0) && u < T(6)) ? T(1) / T(6) : T(0);
+  }
+};
+
+struct LogSigmoid {  // -softplus(-z)
+  template <class T> SO_HD static T value(T z, const Params<T>&) {
+    return min(z, T(0)) - log1p(exp_neg_abs(z));
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) { return stable_sigmoid(-z); }
+};
+
+struct SparseSigmoid {
+  template <class T> SO_HD static T value(T z, const Params<T>&) {
+    return z <= T(-1) ? T(0) : (z >= T(1) ? T(1) : T(0.5) * (z + T(1)));
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    return (z > T(-1) && z < T(1)) ? T(0.5) : T(0);
+  }
+};
+
+struct Tanh {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return tanh(z); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    const T t = tanh(z);
+    return T(1) - t * t;
+  }
+};
+
+// clip_by_value(z, -1, 1): its gradient passes at the bounds.
+struct HardTanh {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return max(min(z, T(1)), T(-1)); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    return (z >= T(-1) && z <= T(1)) ? T(1) : T(0);
+  }
+};
+
+struct TanhShrink {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return z - tanh(z); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    const T t = tanh(z);
+    return t * t;
+  }
+};
+
+struct HardShrink {  // a: threshold
+  template <class T> SO_HD static T value(T z, const Params<T>& p) { return abs(z) > p.a ? z : T(0); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
+    return abs(z) > p.a ? T(1) : T(0);
+  }
+};
+
+struct SoftShrink {  // a: threshold
+  template <class T> SO_HD static T value(T z, const Params<T>& p) {
+    return z > p.a ? z - p.a : (z < -p.a ? z + p.a : T(0));
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
+    return (z > p.a || z < -p.a) ? T(1) : T(0);
+  }
+};
+
+struct Softplus {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return stable_softplus(z); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) { return stable_sigmoid(z); }
+};
+
+struct SparsePlus {
+  template <class T> SO_HD static T value(T z, const Params<T>&) {
+    const T u = z + T(1);
+    return z <= T(-1) ? T(0) : (z < T(1) ? T(0.25) * (u * u) : z);
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    return z <= T(-1) ? T(0) : (z < T(1) ? T(0.5) * (z + T(1)) : T(1));
+  }
+};
+
+struct Squareplus {  // a: b
+  template <class T> SO_HD static T value(T z, const Params<T>& p) {
+    return (z + sqrt(z * z + p.a)) / T(2);
+  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
+    return T(0.5) * (T(1) + z / sqrt(z * z + p.a));
+  }
+};
+
+struct Softsign {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return z / (T(1) + abs(z)); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    const T d = T(1) + abs(z);
+    return T(1) / (d * d);
+  }
+};
+
+struct Silu {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return z * stable_sigmoid(z); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    const T s = stable_sigmoid(z);
+    return s * (T(1) + z * (T(1) - s));
+  }
+};
+
+struct HardSilu {
+  template <class T> SO_HD static T value(T z, const Params<T>& p) { return z * HardSigmoid::value(z, p); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
+    return HardSigmoid::value(z, p) + z * HardSigmoid::derivative(z, p);
+  }
+};
+
+struct Mish {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return z * tanh(stable_softplus(z)); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) {
+    const T t = tanh(stable_softplus(z));
+    return t + z * (T(1) - t * t) * stable_sigmoid(z);
+  }
+};
+
+struct Exponential {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return exp(z); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) { return exp(z); }
+};
+
+struct Threshold {  // a: threshold, b: default_value
+  template <class T> SO_HD static T value(T z, const Params<T>& p) { return z > p.a ? z : p.b; }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) { return z > p.a ? T(1) : T(0); }
+};
+
+}  // namespace act
+
+// The table: (struct, name the bindings use, number of parameters).
+#define SPATIAL_OPS_ACTIVATIONS(X)   \
+  X(Linear, "linear", 0)             \
+  X(Relu, "relu", 3)                 \
+  X(Relu6, "relu6", 0)               \
+  X(LeakyRelu, "leaky_relu", 1)      \
+  X(Elu, "elu", 1)                   \
+  X(Celu, "celu", 1)                 \
+  X(Selu, "selu", 0)                 \
+  X(Gelu, "gelu", 0)                 \
+  X(GeluTanh, "gelu_tanh", 0)        \
+  X(Sigmoid, "sigmoid", 0)           \
+  X(HardSigmoid, "hard_sigmoid", 0)  \
+  X(LogSigmoid, "log_sigmoid", 0)    \
+  X(SparseSigmoid, "sparse_sigmoid", 0) \
+  X(Tanh, "tanh", 0)                 \
+  X(HardTanh, "hard_tanh", 0)        \
+  X(TanhShrink, "tanh_shrink", 0)    \
+  X(HardShrink, "hard_shrink", 1)    \
+  X(SoftShrink, "soft_shrink", 1)    \
+  X(Softplus, "softplus", 0)         \
+  X(SparsePlus, "sparse_plus", 0)    \
+  X(Squareplus, "squareplus", 1)     \
+  X(Softsign, "softsign", 0)         \
+  X(Silu, "silu", 0)                 \
+  X(HardSilu, "hard_silu", 0)        \
+  X(Mish, "mish", 0)                 \
+  X(Exponential, "exponential", 0)   \
+  X(Threshold, "threshold", 2)
+
+enum class Activation {
+#define SO_ENUM(cls, name, nparams) k##cls,
+  SPATIAL_OPS_ACTIVATIONS(SO_ENUM)
+#undef SO_ENUM
+};
+
+// Calls f(act::Cls{}) for the activation's struct, so a kernel template is
+// instantiated once per activation and the switch runs once per call.
+template <class F> decltype(auto) dispatch_activation(Activation activation, F&& f) {
+  switch (activation) {
+#define SO_CASE(cls, name, nparams) \
+    case Activation::k##cls: return f(act::cls{});
+    SPATIAL_OPS_ACTIVATIONS(SO_CASE)
+#undef SO_CASE
+  }
+  return f(act::Linear{});
+}
+
+// Name lookup for the bindings; false for an unknown name.
+bool activation_from_name(const std::string& name, Activation* activation);
+int activation_num_params(Activation activation);
+std::string activation_names();  // comma-separated, for error messages
+
+}  // namespace spatial_ops

@@ -1,0 +1,35 @@
+// CPU forward and backward of y = reduce(activation(x * kernel + bias)) on the
+// canonical view (spec.h). Pointers are untyped so bindings need no templates;
+// the dtype picks the instantiation. Callers validate shapes with spec.h first.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "spec.h"
+#include "storage.h"
+
+namespace spatial_ops {
+
+// Runs work(begin, end) over [0, total) units, possibly on several threads.
+// cost_per_unit (about CPU cycles) lets a pool keep small jobs on the caller.
+using WorkFn = std::function<void(int64_t begin, int64_t end)>;
+using ParallelFor = std::function<void(int64_t total, int64_t cost_per_unit, const WorkFn& work)>;
+
+// Runs everything on the calling thread.
+void run_serially(int64_t total, int64_t cost_per_unit, const WorkFn& work);
+
+// y: spec.output_dims(). bias is ignored when !spec.has_bias.
+void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x,
+                               const void* kernel, const void* bias, void* y,
+                               const ParallelFor& parallel_for);
+
+// dy: spec.output_dims(); dx like x; dkernel and dbias like kernel (dbias is
+// untouched when !spec.has_bias). Recomputes z; sums over the batch in an
+// order fixed by the shape alone, so results are bitwise reproducible
+// whatever the thread count.
+void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* dy,
+                                const void* x, const void* kernel, const void* bias, void* dx,
+                                void* dkernel, void* dbias, const ParallelFor& parallel_for);
+
+}  // namespace spatial_ops

@@ -1,0 +1,48 @@
+// The few libm functions the activations need, overloaded for float and double
+// so one template serves both, and callable from host and device code alike.
+#pragma once
+
+#include <math.h>
+
+#include "portability.h"
+
+namespace spatial_ops {
+namespace math {
+
+#define SO_UNARY(name, float_fn, double_fn)                  \
+  SO_HD float name(float v) { return ::float_fn(v); }        \
+  SO_HD double name(double v) { return ::double_fn(v); }
+
+SO_UNARY(exp, expf, exp)
+SO_UNARY(expm1, expm1f, expm1)
+SO_UNARY(log1p, log1pf, log1p)
+SO_UNARY(tanh, tanhf, tanh)
+SO_UNARY(erfc, erfcf, erfc)
+SO_UNARY(sqrt, sqrtf, sqrt)
+SO_UNARY(abs, fabsf, fabs)
+#undef SO_UNARY
+
+template <class T> SO_HD T max(T a, T b) { return a > b ? a : b; }
+template <class T> SO_HD T min(T a, T b) { return a < b ? a : b; }
+
+// x * w + b rounded after each step, exactly as TensorFlow's separate Mul and
+// Add kernels do, so z lands on the same side of every activation kink as in
+// the composite. Host code is built with -ffp-contract=off (CMakeLists.txt) so
+// the compiler never fuses these into one multiply-add.
+SO_HD float affine(float x, float w, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(__fmul_rn(x, w), b);
+#else
+  return x * w + b;
+#endif
+}
+SO_HD double affine(double x, double w, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(__dmul_rn(x, w), b);
+#else
+  return x * w + b;
+#endif
+}
+
+}  // namespace math
+}  // namespace spatial_ops

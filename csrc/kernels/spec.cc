@@ -1,0 +1,96 @@
+#include "spec.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace spatial_ops {
+
+std::vector<int64_t> SpatialDenseSpec::output_dims() const {
+  if (reduces()) return {shape.batch, shape.outer, shape.inner};
+  return {shape.batch, shape.outer, shape.reduced, shape.inner};
+}
+
+std::string dims_to_string(const Dims& dims) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < dims.size(); ++i) out << (i ? ", " : "") << dims[i];
+  out << "]";
+  return out.str();
+}
+
+std::string parse_reduction(const std::string& name, Reduction* reduction) {
+  if (name == "none") *reduction = Reduction::kNone;
+  else if (name == "sum") *reduction = Reduction::kSum;
+  else if (name == "mean") *reduction = Reduction::kMean;
+  else return "reduction must be one of 'none', 'sum', 'mean', got '" + name + "'";
+  return "";
+}
+
+std::string parse_activation(const std::string& name, const std::vector<double>& params,
+                             Activation* activation, ActivationParams* parsed) {
+  if (!activation_from_name(name, activation)) {
+    return "unknown activation '" + name + "'; fused activations are: " + activation_names();
+  }
+  const int expected = activation_num_params(*activation);
+  if (static_cast<int>(params.size()) != expected) {
+    std::ostringstream out;
+    out << "activation '" << name << "' takes " << expected << " parameter(s), got "
+        << params.size();
+    return out.str();
+  }
+  for (int i = 0; i < expected; ++i) {
+    if (std::isnan(params[i])) return "activation '" + name + "' got a NaN parameter";
+    parsed->values[i] = params[i];
+  }
+  return "";
+}
+
+namespace {
+
+// Product of dims, or -1 when a dim is negative or the product overflows.
+int64_t checked_product(const Dims& dims) {
+  int64_t product = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || __builtin_mul_overflow(product, d, &product)) return -1;
+  }
+  return product;
+}
+
+bool weights_match(const Dims& weights, const Dims& x) {
+  return weights.size() == 3 && weights[0] == x[1] && weights[1] == x[2] && weights[2] == x[3];
+}
+
+}  // namespace
+
+std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
+                          SpatialDenseSpec* spec) {
+  const std::string shapes = "x " + dims_to_string(x) + ", kernel " + dims_to_string(kernel) +
+                             ", bias " + dims_to_string(bias);
+  if (x.size() != 4) {
+    return "x must be 4-D [batch, outer, reduced, inner], got " + shapes;
+  }
+  if (checked_product(x) < 0) return "x has a negative dimension or too many elements: " + shapes;
+  if (!weights_match(kernel, x)) {
+    return "kernel must be [outer, reduced, inner] = x's last three dimensions, got " + shapes;
+  }
+  if (spec->has_bias ? !weights_match(bias, x) : !(bias.size() == 1 && bias[0] == 0)) {
+    return spec->has_bias
+        ? "bias must be [outer, reduced, inner] = x's last three dimensions, got " + shapes
+        : "bias must be [0] when has_bias is false, got " + shapes;
+  }
+  spec->shape = CanonicalShape{x[0], x[1], x[2], x[3]};
+  return "";
+}
+
+std::string check_backward(const Dims& dy, const Dims& x, const Dims& kernel,
+                           const Dims& bias, SpatialDenseSpec* spec) {
+  std::string error = check_forward(x, kernel, bias, spec);
+  if (!error.empty()) return error;
+  if (dy != spec->output_dims()) {
+    return "dy must have the forward output's shape " + dims_to_string(spec->output_dims()) +
+           ", got dy " + dims_to_string(dy) + " for x " + dims_to_string(x);
+  }
+  return "";
+}
+
+}  // namespace spatial_ops

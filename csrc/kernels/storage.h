@@ -1,0 +1,94 @@
+// Element storage types and their conversion to the type the math runs in.
+// float16 and bfloat16 are plain 16-bit patterns here, so kernels/ depends on
+// neither Eigen nor CUDA's headers; both share these bit layouts.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "portability.h"
+
+namespace spatial_ops {
+
+struct float16 { uint16_t bits; };
+struct bfloat16 { uint16_t bits; };
+
+enum class DType { kFloat16, kBFloat16, kFloat32, kFloat64 };
+
+// Half types compute and accumulate in float32.
+template <class Storage> struct ComputeTypeOf { using type = Storage; };
+template <> struct ComputeTypeOf<float16> { using type = float; };
+template <> struct ComputeTypeOf<bfloat16> { using type = float; };
+template <class Storage> using compute_t = typename ComputeTypeOf<Storage>::type;
+
+SO_HD float bits_to_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+SO_HD uint32_t float_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+SO_HD float load(float v) { return v; }
+SO_HD double load(double v) { return v; }
+
+SO_HD float load(bfloat16 v) { return bits_to_float(uint32_t(v.bits) << 16); }
+
+// IEEE half -> float, exact for every input (subnormals, Inf, NaN).
+SO_HD float load(float16 v) {
+  const uint32_t sign = uint32_t(v.bits & 0x8000u) << 16;
+  const uint32_t exponent = (v.bits >> 10) & 0x1fu;
+  const uint32_t mantissa = v.bits & 0x3ffu;
+  if (exponent == 0x1fu) return bits_to_float(sign | 0x7f800000u | (mantissa << 13));
+  if (exponent != 0) return bits_to_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  // Subnormal half: mantissa * 2^-24, exact in float.
+  const float magnitude = float(mantissa) * 5.9604644775390625e-8f;
+  return sign ? -magnitude : magnitude;
+}
+
+template <class Storage> SO_HD Storage store(compute_t<Storage> v);
+template <> SO_HD float store<float>(float v) { return v; }
+template <> SO_HD double store<double>(double v) { return v; }
+
+// float -> bfloat16, round to nearest even; NaN stays a quiet NaN.
+template <> SO_HD bfloat16 store<bfloat16>(float v) {
+  const uint32_t u = float_to_bits(v);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return bfloat16{uint16_t((u >> 16) | 0x40u)};
+  return bfloat16{uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16)};
+}
+
+// float -> IEEE half, round to nearest even, overflow to Inf, NaN kept quiet.
+template <> SO_HD float16 store<float16>(float v) {
+  uint32_t u = float_to_bits(v);
+  const uint16_t sign = uint16_t((u >> 16) & 0x8000u);
+  u &= 0x7fffffffu;
+  if (u > 0x7f800000u) return float16{uint16_t(sign | 0x7e00u | ((u >> 13) & 0x3ffu))};
+  if (u >= 0x477ff000u) return float16{uint16_t(sign | 0x7c00u)};  // rounds to >= 65520: Inf
+  if (u < 0x38800000u) {  // below 2^-14: subnormal half (or zero)
+    if (u < 0x33000000u) return float16{sign};  // below half of the smallest subnormal
+    const uint32_t exponent = u >> 23;
+    const uint32_t mantissa = (u & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126u - exponent;  // 14..24
+    const uint32_t halfway = 1u << (shift - 1);
+    uint32_t result = mantissa >> shift;
+    const uint32_t remainder = mantissa & ((1u << shift) - 1u);
+    if (remainder > halfway || (remainder == halfway && (result & 1u))) ++result;
+    return float16{uint16_t(sign | result)};
+  }
+  // Normal: rebias the exponent and round the 13 dropped mantissa bits.
+  const uint32_t rounded = u + 0xfffu + ((u >> 13) & 1u);
+  return float16{uint16_t(sign | ((rounded - (112u << 23)) >> 13))};
+}
+
+}  // namespace spatial_ops
+
+namespace spatial_ops {
+
+// Calls f(Storage{}) for the dtype, so callers instantiate one template per
+// dtype from a single definition.
+template <class F> decltype(auto) dispatch_dtype(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::kFloat16: return f(float16{});
+    case DType::kBFloat16: return f(bfloat16{});
+    case DType::kFloat32: return f(float{});
+    case DType::kFloat64: break;
+  }
+  return f(double{});
+}
+
+}  // namespace spatial_ops

@@ -1,0 +1,116 @@
+"""The fused op: canonicalises any input to the 4-D view the kernels take,
+calls the op library, and registers the fused backward as its gradient."""
+
+import math
+
+import tensorflow as tf
+
+from . import _operands
+from ._loader import load_op_library
+from .activations import resolve
+
+_LIBRARY = load_op_library()
+_forward_op = _LIBRARY.spatial_ops_spatial_dense
+_backward_op = _LIBRARY.spatial_ops_spatial_dense_grad
+_LINEAR = resolve(None)
+
+
+def _dims(x):
+    """x's dimensions: Python ints where static, int64 scalars where not."""
+    dynamic = None
+    dims = []
+    for i, size in enumerate(x.shape.as_list()):
+        if size is None:
+            dynamic = tf.shape(x, out_type=tf.int64) if dynamic is None else dynamic
+            size = dynamic[i]
+        dims.append(size)
+    return dims
+
+
+def _product(dims):
+    if all(isinstance(d, int) for d in dims):
+        return math.prod(dims)
+    return tf.reduce_prod(tf.stack([tf.cast(d, tf.int64) for d in dims]))
+
+
+def _fused_run(axes, dims):
+    """The contiguous run of reduced axes the kernel reduces: the largest
+    (static size), the last on ties. Returned as (start, stop) in x's axes."""
+    runs, start = [], axes[0]
+    for previous, axis in zip(axes, axes[1:] + (None,)):
+        if axis != previous + 1:
+            runs.append((start, previous + 1))
+            start = axis
+    def static_size(run):
+        sizes = dims[run[0]:run[1]]
+        return math.prod(sizes) if all(isinstance(d, int) for d in sizes) else math.inf
+    return max(reversed(runs), key=static_size)
+
+
+def _call_fused(x, kernel, bias, activation, run, reduction):
+    """One call of the op on the canonical view of x; run=None: no reduction."""
+    dims = _dims(x)
+    spatial = dims[1:]
+    if run is None:
+        outer, reduced, inner = 1, 1, _product(spatial)
+        out_dims = dims
+    else:
+        start, stop = run
+        outer, reduced, inner = _product(dims[1:start]), _product(dims[start:stop]), _product(dims[stop:])
+        out_dims = dims[:start] + dims[stop:]
+    weight_shape = [outer, reduced, inner]
+    static_spatial = x.shape[1:]
+
+    def canonical_weight(weight):
+        if weight.shape != static_spatial or not static_spatial.is_fully_defined():
+            weight = tf.broadcast_to(weight, spatial)  # materialised at weight size only
+        return tf.reshape(weight, weight_shape)
+
+    y = _forward_op(
+        tf.reshape(x, [dims[0]] + weight_shape),
+        canonical_weight(kernel),
+        canonical_weight(bias) if bias is not None else tf.zeros([0], x.dtype),
+        activation=activation.fused_name,
+        activation_params=[repr(p) for p in activation.params],
+        reduction="none" if run is None else reduction,
+        has_bias=bias is not None,
+    )
+    return tf.reshape(y, out_dims)
+
+
+def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, reduction="sum"):
+    """y = reduce(activation(x * kernel + bias)) in one fused pass.
+
+    x: (batch, d1, ..., dk); kernel and bias broadcast to (d1, ..., dk) (bias
+    may be None); activation: None, a Keras activation name or function, a
+    spatial_ops.Activation, or any callable (applied after the fused affine
+    op); reduce_axis: None, an int or ints (never the batch axis 0);
+    reduction: "sum" or "mean". Differentiable in x, kernel and bias.
+    """
+    x, kernel, bias = _operands.prepare_operands(x, kernel, bias)
+    axes = _operands.normalize_reduce_axes(reduce_axis, x.shape.rank)
+    _operands.check_reduction(reduction)
+    resolved = resolve(activation)
+    if resolved.fused_name is None:
+        y = resolved.fn(_call_fused(x, kernel, bias, _LINEAR, None, reduction))
+        return _operands.reduce_spatial(y, axes, reduction)
+    if not axes:
+        return _call_fused(x, kernel, bias, resolved, None, reduction)
+    # The kernel reduces one contiguous run of axes; any others (a mean of
+    # equal-sized means is the mean) are reduced by TensorFlow afterwards.
+    start, stop = run = _fused_run(axes, _dims(x))
+    y = _call_fused(x, kernel, bias, resolved, run, reduction)
+    rest = tuple(a if a < start else a - (stop - start) for a in axes if not start <= a < stop)
+    return _operands.reduce_spatial(y, rest, reduction)
+
+
+@tf.RegisterGradient("SpatialOps>SpatialDense")
+def _spatial_dense_grad(op, dy):
+    """One fused pass gives dx, dkernel, dbias (recomputing z from the inputs)."""
+    return _backward_op(
+        dy, *op.inputs,
+        activation=op.get_attr("activation"),
+        activation_params=op.get_attr("activation_params"),
+        reduction=op.get_attr("reduction"),
+        has_bias=op.get_attr("has_bias"),
+    )

@@ -1,0 +1,16 @@
+"""The same math as the fused op written as plain TensorFlow composites: the
+ground truth every fused result is tested against."""
+
+from . import _operands
+from .activations import resolve
+
+
+def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, reduction="sum"):
+    """reduce(activation(x * kernel + bias)) with TensorFlow's own ops."""
+    x, kernel, bias = _operands.prepare_operands(x, kernel, bias)
+    axes = _operands.normalize_reduce_axes(reduce_axis, x.shape.rank)
+    _operands.check_reduction(reduction)
+    z = x * kernel
+    if bias is not None:
+        z = z + bias
+    return _operands.reduce_spatial(resolve(activation).fn(z), axes, reduction)
