@@ -85,8 +85,13 @@ class CMakeBuild(build_ext):
         build_dir.mkdir(parents=True, exist_ok=True)
         import pybind11
 
+        ninja = shutil.which("ninja")
+        # Named explicitly: an isolated build's ninja lives in a temporary
+        # environment, and the CMake cache of an earlier build must not keep
+        # pointing at one that is gone.
+        generator = ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"] if ninja else ["-G", "Unix Makefiles"]
         configure = [
-            "cmake", str(ROOT), "-G", "Ninja" if shutil.which("ninja") else "Unix Makefiles",
+            "cmake", str(ROOT), *generator,
             f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={package_dir}",
             f"-DPython_EXECUTABLE={sys.executable}",
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",

@@ -13,6 +13,7 @@ import math
 from typing import Callable, Optional, Tuple
 
 import keras
+import numpy as np
 from keras import activations as keras_activations
 
 
@@ -21,21 +22,43 @@ class _Fusable:
     kernel_name: str
     param_names: Tuple[str, ...] = ()  # Keras keyword arguments, in C++ order
 
-    def name_for(self, arguments):
-        if self.kernel_name == "gelu" and arguments.get("approximate"):
-            return "gelu_tanh"
-        return self.kernel_name
+    def kernel_row(self, arguments):
+        """(C++ row name, parameters) for the bound Keras arguments."""
+        return self.kernel_name, tuple(_as_param(arguments[n], n) for n in self.param_names)
+
+
+class _Gelu(_Fusable):
+    def kernel_row(self, arguments):
+        return ("gelu_tanh" if arguments["approximate"] else "gelu"), ()
+
+
+def _float32(value):
+    return float(np.float32(value))
+
+
+class _LeakyRelu(_Fusable):
+    # tf.nn.leaky_relu holds its slope in a float32 attribute.
+    def kernel_row(self, arguments):
+        return "leaky_relu", (_float32(_as_param(arguments["negative_slope"], "negative_slope")),)
+
+
+class _Relu(_Fusable):
+    # keras' relu with only a slope is tf.nn.leaky_relu.
+    def kernel_row(self, arguments):
+        if arguments["negative_slope"] != 0 and arguments["max_value"] is None and arguments["threshold"] == 0:
+            return _LeakyRelu("leaky_relu").kernel_row(arguments)
+        return super().kernel_row(arguments)
 
 
 _FUSABLE = {
     keras_activations.linear: _Fusable("linear"),
-    keras_activations.relu: _Fusable("relu", ("negative_slope", "max_value", "threshold")),
+    keras_activations.relu: _Relu("relu", ("negative_slope", "max_value", "threshold")),
     keras_activations.relu6: _Fusable("relu6"),
-    keras_activations.leaky_relu: _Fusable("leaky_relu", ("negative_slope",)),
+    keras_activations.leaky_relu: _LeakyRelu("leaky_relu"),
     keras_activations.elu: _Fusable("elu", ("alpha",)),
     keras_activations.celu: _Fusable("celu", ("alpha",)),
     keras_activations.selu: _Fusable("selu"),
-    keras_activations.gelu: _Fusable("gelu"),
+    keras_activations.gelu: _Gelu("gelu"),
     keras_activations.sigmoid: _Fusable("sigmoid"),
     keras_activations.hard_sigmoid: _Fusable("hard_sigmoid"),
     keras_activations.log_sigmoid: _Fusable("log_sigmoid"),
@@ -130,6 +153,5 @@ def resolve(identifier) -> ResolvedActivation:
     except TypeError as error:
         raise ValueError(f"activation {fn.__name__}: {error}") from None
     bound.apply_defaults()
-    arguments = bound.arguments
-    params = tuple(_as_param(arguments[name], name) for name in fusable.param_names)
-    return ResolvedActivation(fusable.name_for(arguments), params, reference)
+    name, params = fusable.kernel_row(bound.arguments)
+    return ResolvedActivation(name, params, reference)

@@ -120,23 +120,27 @@ struct Selu {
   }
 };
 
-// Exact gelu as tf.nn.gelu writes it: 0.5 z erfc(-z / sqrt 2), which stays
-// accurate for large negative z where 1 + erf would cancel.
+// gelu as tf.nn.gelu computes it, including the constants it holds in float32
+// (also for float64, so the two agree to the last bits there too). The exact
+// form is 0.5 z erfc(-z c), c ~ sqrt(1/2): accurate for large negative z,
+// where 1 + erf would cancel.
 struct Gelu {
+  template <class T> SO_HD static T c() { return T(0.7071067811865476f); }
   template <class T> SO_HD static T value(T z, const Params<T>&) {
-    return T(0.5) * z * math::erfc(-z * T(0.7071067811865476));
+    return T(0.5) * z * math::erfc(-z * c<T>());
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    const T cdf = T(0.5) * math::erfc(-z * T(0.7071067811865476));
-    const T pdf = T(0.3989422804014327) * exp(T(-0.5) * z * z);
+    const T zc = z * c<T>();
+    const T cdf = T(0.5) * math::erfc(-zc);
+    const T pdf = c<T>() * T(0.5641895835477563) * exp(-zc * zc);  // c / sqrt(pi) e^-(zc)^2
     return cdf + z * pdf;
   }
 };
 
 struct GeluTanh {
-  template <class T> SO_HD static T inner(T z) {
-    return T(0.7978845608028654) * (z + T(0.044715) * (z * z * z));
-  }
+  template <class T> SO_HD static T k0() { return T(0.7978845608028654); }  // sqrt(2 / pi)
+  template <class T> SO_HD static T k1() { return T(0.044715f); }  // float32, as in TF
+  template <class T> SO_HD static T inner(T z) { return k0<T>() * (z + k1<T>() * (z * z * z)); }
   template <class T> SO_HD static T value(T z, const Params<T>&) {
     return T(0.5) * z * (T(1) + tanh(inner(z)));
   }
@@ -146,7 +150,7 @@ struct GeluTanh {
     // For large |z| sech2 is 0 while z * z may be Inf: skip the 0 * Inf.
     const T slope = sech2 == T(0)
         ? T(0)
-        : T(0.5) * z * sech2 * T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * z * z);
+        : T(0.5) * z * sech2 * k0<T>() * (T(1) + T(3) * k1<T>() * z * z);
     return T(0.5) * (T(1) + t) + slope;
   }
 };
