@@ -1,0 +1,72 @@
+"""spatial_ops._core: the same kernels on NumPy arrays, without TensorFlow in
+the loop (the binding the GPU checks extend to device arrays)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import spatial_ops
+from spatial_ops import _core
+from support import ACTIVATIONS, assert_close, draw_operands
+from spatial_ops.activations import resolve
+
+
+@pytest.mark.parametrize("dtype", [tf.float64, tf.float32, tf.bfloat16, tf.float16], ids=lambda d: d.name)
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("case", ACTIVATIONS[::4], ids=lambda c: c.id)
+def test_forward_and_backward_match_the_op(rng, case, reduction, dtype):
+    x, kernel, bias = draw_operands(rng, (3, 2, 5, 4), (2, 5, 4), dtype, case.kinks)
+    act = resolve(case.activation)
+    y = _core.forward(x, kernel, bias, act.fused_name, list(act.params), reduction)
+    reduce_axis = None if reduction == "none" else 2
+    expected = spatial_ops.spatial_dense(x, kernel, bias, activation=case.activation, reduce_axis=reduce_axis,
+                                         reduction="sum" if reduction == "none" else reduction)
+    assert y.dtype == x.dtype
+    np.testing.assert_array_equal(np.asarray(y, np.float64), tf.cast(expected, tf.float64).numpy())
+
+    dy = rng.normal(size=y.shape).astype(x.dtype)
+    dx, dkernel, dbias = _core.backward(dy, x, kernel, bias, act.fused_name, list(act.params), reduction)
+    operands = [tf.constant(a) for a in (x, kernel, bias)]
+    with tf.GradientTape() as tape:
+        tape.watch(operands)
+        out = spatial_ops.spatial_dense(*operands, activation=case.activation, reduce_axis=reduce_axis,
+                                        reduction="sum" if reduction == "none" else reduction)
+    for got, want in zip((dx, dkernel, dbias), tape.gradient(out, operands, tf.constant(dy))):
+        assert_close(np.asarray(got, np.float64), want, dtype)
+
+
+def test_no_bias_gives_none_for_dbias(rng):
+    x = rng.normal(size=(2, 1, 3, 4))
+    kernel = rng.normal(size=(1, 3, 4))
+    np.testing.assert_allclose(_core.forward(x, kernel), x * kernel)
+    dx, dkernel, dbias = _core.backward(np.ones_like(x), x, kernel)
+    assert dbias is None
+    np.testing.assert_allclose(dkernel, x.sum(axis=0))
+
+
+def test_non_contiguous_input_is_accepted(rng):
+    x = rng.normal(size=(2, 1, 4, 6))[:, :, :, ::2]
+    kernel = rng.normal(size=(1, 4, 3))
+    np.testing.assert_allclose(_core.forward(x, kernel), x * kernel)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: _core.forward(np.zeros((2, 3)), np.zeros((3,))), r"4-D.*x \[2, 3\]"),
+    (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3), np.float32)), r"mixed dtypes"),
+    (lambda: _core.forward(np.zeros((2, 1, 1, 3), np.int32), np.zeros((1, 1, 3), np.int32)), r"int32"),
+    (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3)), activation="elu"), r"1 parameter"),
+    (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3)), reduction="max"), r"reduction"),
+    (lambda: _core.backward(np.zeros((2, 1, 3)), np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3))), r"dy"),
+], ids=range(6))
+def test_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_the_table_covers_every_fused_keras_activation():
+    table = set(_core.activation_names().split(", "))
+    for name in spatial_ops.FUSED_ACTIVATION_NAMES:
+        if name == "threshold":  # has no defaults: only reachable with its parameters
+            name = spatial_ops.Activation("threshold", threshold=0.0, default_value=0.0)
+        assert resolve(name).fused_name in table, name
+    assert {resolve(c.activation).fused_name for c in ACTIVATIONS} == table
