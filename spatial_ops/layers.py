@@ -2,7 +2,7 @@
 
 import keras
 
-from . import _operands, activations, ops
+from . import _operands, activations, ops, reference
 
 
 def _output_shape(input_shape, axes):
@@ -16,13 +16,15 @@ class SpatialDense(keras.layers.Layer):
 
     Weights have the input's spatial shape input_shape[1:], or weight_shape
     when given (any shape that broadcasts to it, e.g. (H, W, 1) to share one
-    weight over channels).
+    weight over channels). fused=False runs the same math as TensorFlow
+    composites (spatial_ops.reference) instead of the fused op.
     """
 
     def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
                  kernel_initializer="ones", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, weight_shape=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, weight_shape=None, fused=True,
+                 **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         _operands.check_reduction(reduction)
         activations.resolve(activation)  # refuse a bad activation now
@@ -37,6 +39,7 @@ class SpatialDense(keras.layers.Layer):
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.weight_shape = tuple(weight_shape) if weight_shape is not None else None
+        self.fused = fused
         self.supports_masking = reduce_axis is None  # elementwise: a mask passes through
 
     def build(self, input_shape):
@@ -58,8 +61,11 @@ class SpatialDense(keras.layers.Layer):
         ) if self.use_bias else None
 
     def call(self, inputs):
-        return ops.spatial_dense(inputs, self.kernel, self.bias, activation=self.activation,
-                                 reduce_axis=self.reduce_axis, reduction=self.reduction)
+        implementation = ops if self.fused else reference
+        return implementation.spatial_dense(inputs, self.kernel, self.bias,
+                                            activation=self.activation,
+                                            reduce_axis=self.reduce_axis,
+                                            reduction=self.reduction)
 
     def compute_mask(self, inputs, mask=None):
         return mask if self.reduce_axis is None else None
@@ -82,4 +88,5 @@ class SpatialDense(keras.layers.Layer):
             "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             "weight_shape": self.weight_shape,
+            "fused": self.fused,
         }

@@ -1,0 +1,71 @@
+"""Forward and training-step timings of the fused op against the composite
+peers (eager, tf.function, XLA), with a large copy as the streaming floor,
+all measured side by side in one run.
+
+    .venv/bin/pytest benchmarks --benchmark-only --benchmark-group-by=param:size,param:pass_
+SPATIAL_OPS_BENCH_QUICK=1 runs tiny sizes only (what CI does, untimed)."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import spatial_ops
+
+QUICK = os.environ.get("SPATIAL_OPS_BENCH_QUICK") == "1"
+SIZES = [(8, 3, 3)] if QUICK else [(8, 3, 3), (64, 64, 64), (256, 128, 128), (1024, 256, 256)]
+ACTIVATIONS = ["relu"] if QUICK else ["relu", "gelu"]
+REDUCE_AXES = [None, -1]
+
+
+def composite(x, kernel, bias, activation, reduce_axis):
+    return spatial_ops.reference.spatial_dense(x, kernel, bias, activation=activation,
+                                               reduce_axis=reduce_axis)
+
+
+IMPLEMENTATIONS = {
+    "fused": spatial_ops.spatial_dense,
+    "eager": composite,
+    "tf.function": tf.function(composite, reduce_retracing=True),
+    "xla": tf.function(composite, jit_compile=True, reduce_retracing=True),
+}
+
+
+def operands(size):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=size).astype(np.float32))
+    kernel = tf.constant(rng.normal(size=size[1:]).astype(np.float32))
+    bias = tf.constant(rng.normal(size=size[1:]).astype(np.float32))
+    return x, kernel, bias
+
+
+def training_step(fn, x, kernel, bias, activation, reduce_axis):
+    with tf.GradientTape() as tape:
+        tape.watch([x, kernel, bias])
+        y = fn(x, kernel, bias, activation=activation, reduce_axis=reduce_axis)
+    return tape.gradient(y, [x, kernel, bias])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
+def test_copy_floor(benchmark, size):
+    """A large copy: reads and writes x once, the streaming bandwidth."""
+    x = operands(size)[0]
+    benchmark.extra_info["bytes"] = 2 * x.numpy().nbytes
+    benchmark(lambda: tf.raw_ops.DeepCopy(x=x))
+
+
+@pytest.mark.parametrize("implementation", list(IMPLEMENTATIONS))
+@pytest.mark.parametrize("reduce_axis", REDUCE_AXES, ids=str)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("pass_", ["forward", "training_step"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
+def test_spatial_dense(benchmark, size, pass_, activation, reduce_axis, implementation):
+    x, kernel, bias = operands(size)
+    fn = IMPLEMENTATIONS[implementation]
+    if pass_ == "forward":
+        run = lambda: fn(x, kernel, bias, activation=activation, reduce_axis=reduce_axis)
+    else:
+        run = lambda: training_step(fn, x, kernel, bias, activation, reduce_axis)
+    run()  # trace and compile outside the timing
+    benchmark(run)
