@@ -43,16 +43,20 @@ class _LeakyRelu(_Fusable):
 
 
 class _Relu(_Fusable):
-    # keras' relu with only a slope is tf.nn.leaky_relu.
+    # keras' relu: tf.nn.relu with the defaults, tf.nn.leaky_relu with only a
+    # slope, else the general form (a row of its own keeps plain relu branch-free).
     def kernel_row(self, arguments):
-        if arguments["negative_slope"] != 0 and arguments["max_value"] is None and arguments["threshold"] == 0:
+        slope, max_value, threshold = (arguments[n] for n in self.param_names)
+        if slope == 0 and max_value is None and threshold == 0:
+            return "relu", ()
+        if max_value is None and threshold == 0:
             return _LeakyRelu("leaky_relu").kernel_row(arguments)
         return super().kernel_row(arguments)
 
 
 _FUSABLE = {
     keras_activations.linear: _Fusable("linear"),
-    keras_activations.relu: _Relu("relu", ("negative_slope", "max_value", "threshold")),
+    keras_activations.relu: _Relu("relu_general", ("negative_slope", "max_value", "threshold")),
     keras_activations.relu6: _Fusable("relu6"),
     keras_activations.leaky_relu: _LeakyRelu("leaky_relu"),
     keras_activations.elu: _Fusable("elu", ("alpha",)),

@@ -45,9 +45,15 @@ struct Linear {
   template <class T> SO_HD static T derivative(T, const Params<T>&) { return T(1); }
 };
 
+// keras.activations.relu with its defaults: tf.nn.relu (gradient 0 at 0).
+struct Relu {
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return max(z, T(0)); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>&) { return z > T(0) ? T(1) : T(0); }
+};
+
 // keras.activations.relu(negative_slope=a, max_value=b (inf: none), threshold=c),
 // following the branches of keras' ReLU.static_call.
-struct Relu {
+struct ReluGeneral {
   template <class T> SO_HD static bool has_max(const Params<T>& p) { return p.b < T(INFINITY); }
   template <class T> SO_HD static bool is_leaky(const Params<T>& p) {
     return p.a != T(0) && !has_max(p) && p.c == T(0);
@@ -300,7 +306,8 @@ struct Threshold {  // a: threshold, b: default_value
 // The table: (struct, name the bindings use, number of parameters).
 #define SPATIAL_OPS_ACTIVATIONS(X)   \
   X(Linear, "linear", 0)             \
-  X(Relu, "relu", 3)                 \
+  X(Relu, "relu", 0)                 \
+  X(ReluGeneral, "relu_general", 3)  \
   X(Relu6, "relu6", 0)               \
   X(LeakyRelu, "leaky_relu", 1)      \
   X(Elu, "elu", 1)                   \
