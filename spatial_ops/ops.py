@@ -104,13 +104,57 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     return _operands.reduce_spatial(y, rest, reduction)
 
 
+_ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order")
+
+
+def _attrs(op, **overrides):
+    return {**{name: op.get_attr(name) for name in _ATTRS}, **overrides}
+
+
 @tf.RegisterGradient("SpatialOps>SpatialDense")
 def _spatial_dense_grad(op, dy):
     """One fused pass gives dx, dkernel, dbias (recomputing z from the inputs)."""
-    return _backward_op(
-        dy, *op.inputs,
-        activation=op.get_attr("activation"),
-        activation_params=op.get_attr("activation_params"),
-        reduction=op.get_attr("reduction"),
-        has_bias=op.get_attr("has_bias"),
-    )
+    return _backward_op(dy, *op.inputs, **_attrs(op))
+
+
+@tf.RegisterGradient("SpatialOps>SpatialDenseGrad")
+def _spatial_dense_grad_grad(op, grad_dx, grad_dkernel, grad_dbias):
+    """Second order, from the fused ops run with the activation's derivative.
+
+    With z = x k + b, g = dy spread over the reduced axis (/R for a mean),
+    s = act'(z), dz = g s, the backward computed dx = dz k, dkernel = sum_b dz x,
+    dbias = sum_b dz. With u = grad_dx k + grad_dkernel x + grad_dbias:
+      d/d dy     = sum_r s u        (/R for a mean)
+      d/d x      = g act''(z) u k + dz grad_dkernel
+      d/d kernel = sum_b g act''(z) u x + sum_b dz grad_dx
+      d/d bias   = sum_b g act''(z) u
+    where the act''(z) terms are one fused backward pass with order 1.
+    """
+    attrs = _attrs(op)
+    if attrs["derivative_order"] != 0:
+        raise NotImplementedError(
+            "spatial_ops.spatial_dense is differentiable to second order; a third derivative "
+            "(the gradient of a second-order gradient) is not implemented. Use "
+            "spatial_ops.reference.spatial_dense (plain TensorFlow) for higher orders."
+        )
+    dy, x, kernel, bias = op.inputs
+    zeros_if_none = lambda grad, like: tf.zeros_like(like) if grad is None else grad
+    grad_dx = zeros_if_none(grad_dx, x)
+    grad_dkernel = zeros_if_none(grad_dkernel, kernel)
+    reduced = attrs["reduction"] != b"none"
+    g = tf.expand_dims(dy, 2) if reduced else dy
+    if attrs["reduction"] == b"mean":
+        g = g / tf.cast(tf.shape(x)[2], g.dtype)
+    order_one = dict(attrs, reduction="none", derivative_order=1)
+    s = _forward_op(x, kernel, bias, **order_one)
+    u = grad_dx * kernel + grad_dkernel * x
+    if attrs["has_bias"]:
+        u = u + zeros_if_none(grad_dbias, bias)
+    ax, akernel, abias = _backward_op(g * u, x, kernel, bias, **order_one)
+    dz = g * s
+    d_dy = s * u
+    if reduced:
+        d_dy = tf.reduce_sum(d_dy, axis=2)
+        if attrs["reduction"] == b"mean":
+            d_dy = d_dy / tf.cast(tf.shape(x)[2], d_dy.dtype)
+    return d_dy, ax + dz * grad_dkernel, akernel + tf.reduce_sum(dz * grad_dx, axis=0), abias

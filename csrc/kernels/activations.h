@@ -40,20 +40,27 @@ template <class T> SO_HD T stable_softplus(T z) {
   return max(z, T(0)) + log1p(exp_neg_abs(z));
 }
 
-struct Linear {
+// Activations that are linear between kinks: the second derivative is 0
+// everywhere, as TensorFlow's second-order gradients of these ops give, at
+// the kinks too.
+struct PiecewiseLinear {
+  template <class T> SO_HD static T second_derivative(T, const Params<T>&) { return T(0); }
+};
+
+struct Linear : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return z; }
   template <class T> SO_HD static T derivative(T, const Params<T>&) { return T(1); }
 };
 
 // keras.activations.relu with its defaults: tf.nn.relu (gradient 0 at 0).
-struct Relu {
+struct Relu : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return max(z, T(0)); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) { return z > T(0) ? T(1) : T(0); }
 };
 
 // keras.activations.relu(negative_slope=a, max_value=b (inf: none), threshold=c),
 // following the branches of keras' ReLU.static_call.
-struct ReluGeneral {
+struct ReluGeneral : PiecewiseLinear {
   template <class T> SO_HD static bool has_max(const Params<T>& p) { return p.b < T(INFINITY); }
   template <class T> SO_HD static bool is_leaky(const Params<T>& p) {
     return p.a != T(0) && !has_max(p) && p.c == T(0);
@@ -85,14 +92,14 @@ struct ReluGeneral {
   }
 };
 
-struct Relu6 {
+struct Relu6 : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return min(max(z, T(0)), T(6)); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     return (z > T(0) && z < T(6)) ? T(1) : T(0);
   }
 };
 
-struct LeakyRelu {  // a: negative_slope
+struct LeakyRelu : PiecewiseLinear {  // a: negative_slope
   template <class T> SO_HD static T value(T z, const Params<T>& p) { return z > T(0) ? z : z * p.a; }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) { return z > T(0) ? T(1) : p.a; }
 };
@@ -100,6 +107,9 @@ struct LeakyRelu {  // a: negative_slope
 struct Elu {  // a: alpha
   template <class T> SO_HD static T value(T z, const Params<T>& p) { return z > T(0) ? z : p.a * expm1(z); }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) { return z > T(0) ? T(1) : p.a * exp(z); }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>& p) {
+    return z < T(0) ? p.a * exp(z) : T(0);
+  }
 };
 
 // max(z, 0) + a * expm1(min(z, 0) / a); at z == 0 both branches pass their
@@ -110,6 +120,9 @@ struct Celu {  // a: alpha
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
     return (z >= T(0) ? T(1) : T(0)) + (z <= T(0) ? exp(min(z, T(0)) / p.a) : T(0));
+  }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>& p) {
+    return z <= T(0) ? exp(z / p.a) / p.a : T(0);
   }
 };
 
@@ -123,6 +136,9 @@ struct Selu {
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     return z < T(0) ? scale_alpha<T>() * exp(z) : scale<T>();
+  }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    return z < T(0) ? scale_alpha<T>() * exp(z) : T(0);
   }
 };
 
@@ -140,6 +156,11 @@ struct Gelu {
     const T cdf = T(0.5) * math::erfc(-zc);
     const T pdf = c<T>() * T(0.5641895835477563) * exp(-zc * zc);  // c / sqrt(pi) e^-(zc)^2
     return cdf + z * pdf;
+  }
+  // (c / sqrt(pi)) e^-(zc)^2 (2 - 2 c^2 z^2)
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T zc = z * c<T>();
+    return c<T>() * T(0.5641895835477563) * exp(-zc * zc) * (T(2) - T(2) * zc * zc);
   }
 };
 
@@ -159,6 +180,15 @@ struct GeluTanh {
         : T(0.5) * z * sech2 * k0<T>() * (T(1) + T(3) * k1<T>() * z * z);
     return T(0.5) * (T(1) + t) + slope;
   }
+  // (1 - t^2) (u' + z (u'' - 2 t u'^2) / 2), u = inner(z)
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T t = tanh(inner(z));
+    const T sech2 = T(1) - t * t;
+    if (sech2 == T(0)) return T(0);
+    const T du = k0<T>() * (T(1) + T(3) * k1<T>() * z * z);
+    const T d2u = T(6) * k0<T>() * k1<T>() * z;
+    return sech2 * (du + T(0.5) * z * (d2u - T(2) * t * du * du));
+  }
 };
 
 struct Sigmoid {
@@ -167,10 +197,14 @@ struct Sigmoid {
     const T s = stable_sigmoid(z);
     return s * (T(1) - s);
   }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T s = stable_sigmoid(z);
+    return s * (T(1) - s) * (T(1) - T(2) * s);
+  }
 };
 
 // relu6(z + 3) / 6, with relu6's strict kinks.
-struct HardSigmoid {
+struct HardSigmoid : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) {
     return min(max(z + T(3), T(0)), T(6)) / T(6);
   }
@@ -185,9 +219,13 @@ struct LogSigmoid {  // -softplus(-z)
     return min(z, T(0)) - log1p(exp_neg_abs(z));
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) { return stable_sigmoid(-z); }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T s = stable_sigmoid(z);
+    return -s * (T(1) - s);
+  }
 };
 
-struct SparseSigmoid {
+struct SparseSigmoid : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) {
     return z <= T(-1) ? T(0) : (z >= T(1) ? T(1) : T(0.5) * (z + T(1)));
   }
@@ -202,10 +240,14 @@ struct Tanh {
     const T t = tanh(z);
     return T(1) - t * t;
   }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T t = tanh(z);
+    return T(-2) * t * (T(1) - t * t);
+  }
 };
 
 // clip_by_value(z, -1, 1): its gradient passes at the bounds.
-struct HardTanh {
+struct HardTanh : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return max(min(z, T(1)), T(-1)); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     return (z >= T(-1) && z <= T(1)) ? T(1) : T(0);
@@ -218,16 +260,20 @@ struct TanhShrink {
     const T t = tanh(z);
     return t * t;
   }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T t = tanh(z);
+    return T(2) * t * (T(1) - t * t);
+  }
 };
 
-struct HardShrink {  // a: threshold
+struct HardShrink : PiecewiseLinear {  // a: threshold
   template <class T> SO_HD static T value(T z, const Params<T>& p) { return abs(z) > p.a ? z : T(0); }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
     return abs(z) > p.a ? T(1) : T(0);
   }
 };
 
-struct SoftShrink {  // a: threshold
+struct SoftShrink : PiecewiseLinear {  // a: threshold
   template <class T> SO_HD static T value(T z, const Params<T>& p) {
     return z > p.a ? z - p.a : (z < -p.a ? z + p.a : T(0));
   }
@@ -239,6 +285,10 @@ struct SoftShrink {  // a: threshold
 struct Softplus {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return stable_softplus(z); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) { return stable_sigmoid(z); }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T s = stable_sigmoid(z);
+    return s * (T(1) - s);
+  }
 };
 
 struct SparsePlus {
@@ -249,6 +299,9 @@ struct SparsePlus {
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     return z <= T(-1) ? T(0) : (z < T(1) ? T(0.5) * (z + T(1)) : T(1));
   }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    return (z > T(-1) && z < T(1)) ? T(0.5) : T(0);
+  }
 };
 
 struct Squareplus {  // a: b
@@ -258,6 +311,10 @@ struct Squareplus {  // a: b
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
     return T(0.5) * (T(1) + z / sqrt(z * z + p.a));
   }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>& p) {
+    const T r = sqrt(z * z + p.a);
+    return T(0.5) * p.a / (r * r * r);
+  }
 };
 
 struct Softsign {
@@ -265,6 +322,11 @@ struct Softsign {
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     const T d = T(1) + abs(z);
     return T(1) / (d * d);
+  }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T d = T(1) + abs(z);
+    const T sign = z > T(0) ? T(1) : (z < T(0) ? T(-1) : T(0));
+    return T(-2) * sign / (d * d * d);
   }
 };
 
@@ -274,12 +336,19 @@ struct Silu {
     const T s = stable_sigmoid(z);
     return s * (T(1) + z * (T(1) - s));
   }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T s = stable_sigmoid(z);
+    return s * (T(1) - s) * (T(2) + z * (T(1) - T(2) * s));
+  }
 };
 
 struct HardSilu {
   template <class T> SO_HD static T value(T z, const Params<T>& p) { return z * HardSigmoid::value(z, p); }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
     return HardSigmoid::value(z, p) + z * HardSigmoid::derivative(z, p);
+  }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>& p) {
+    return T(2) * HardSigmoid::derivative(z, p);
   }
 };
 
@@ -289,14 +358,20 @@ struct Mish {
     const T t = tanh(stable_softplus(z));
     return t + z * (T(1) - t * t) * stable_sigmoid(z);
   }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
+    const T s = stable_sigmoid(z);
+    const T t = tanh(stable_softplus(z));
+    return (T(1) - t * t) * s * (T(2) + z * ((T(1) - s) - T(2) * t * s));
+  }
 };
 
 struct Exponential {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return exp(z); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) { return exp(z); }
+  template <class T> SO_HD static T second_derivative(T z, const Params<T>&) { return exp(z); }
 };
 
-struct Threshold {  // a: threshold, b: default_value
+struct Threshold : PiecewiseLinear {  // a: threshold, b: default_value
   template <class T> SO_HD static T value(T z, const Params<T>& p) { return z > p.a ? z : p.b; }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) { return z > p.a ? T(1) : T(0); }
 };
@@ -340,12 +415,23 @@ enum class Activation {
 #undef SO_ENUM
 };
 
-// Calls f(act::Cls{}) for the activation's struct, so a kernel template is
-// instantiated once per activation and the switch runs once per call.
-template <class F> decltype(auto) dispatch_activation(Activation activation, F&& f) {
+// An activation's derivative seen as an activation: what the ops compute
+// with derivative_order 1, which second-order gradients are built from.
+template <class Act> struct DerivativeOf {
+  template <class T> SO_HD static T value(T z, const Params<T>& p) { return Act::derivative(z, p); }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
+    return Act::second_derivative(z, p);
+  }
+};
+
+// Calls f(Act{}) for the activation's struct (its derivative when
+// derivative_order is 1), so a kernel template is instantiated once per
+// activation and order, and the switch runs once per call.
+template <class F> decltype(auto) dispatch_activation(Activation activation, int derivative_order, F&& f) {
   switch (activation) {
 #define SO_CASE(cls, name, nparams) \
-    case Activation::k##cls: return f(act::cls{});
+    case Activation::k##cls:          \
+      return derivative_order == 0 ? f(act::cls{}) : f(DerivativeOf<act::cls>{});
     SPATIAL_OPS_ACTIVATIONS(SO_CASE)
 #undef SO_CASE
   }

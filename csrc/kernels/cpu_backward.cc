@@ -120,7 +120,7 @@ void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const
                                 void* dkernel, void* dbias, const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
-    dispatch_activation(spec.activation, [&](auto activation) {
+    dispatch_activation(spec.activation, spec.derivative_order, [&](auto activation) {
       cpu::backward<S, decltype(activation)>(
           spec, static_cast<const S*>(dy), static_cast<const S*>(x),
           static_cast<const S*>(kernel), spec.has_bias ? static_cast<const S*>(bias) : nullptr,

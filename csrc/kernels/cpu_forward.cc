@@ -97,7 +97,7 @@ void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const 
                                const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
-    dispatch_activation(spec.activation, [&](auto activation) {
+    dispatch_activation(spec.activation, spec.derivative_order, [&](auto activation) {
       using Act = decltype(activation);
       const auto run = spec.reduces() ? cpu::forward_reduced<S, Act> : cpu::forward_elementwise<S, Act>;
       run(spec, static_cast<const S*>(x), static_cast<const S*>(kernel),

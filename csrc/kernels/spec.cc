@@ -45,6 +45,11 @@ std::string parse_activation(const std::string& name, const std::vector<double>&
   return "";
 }
 
+std::string check_derivative_order(int64_t order) {
+  if (order == 0 || order == 1) return "";
+  return "derivative_order must be 0 or 1, got " + std::to_string(order);
+}
+
 namespace {
 
 // Product of dims, or -1 when a dim is negative or the product overflows.

@@ -26,6 +26,9 @@ struct SpatialDenseSpec {
   bool has_bias = true;
   Activation activation = Activation::kLinear;
   ActivationParams params;
+  // 0: the activation itself; 1: its derivative in its place (the backward
+  // then uses the second derivative). Second-order gradients use order 1.
+  int derivative_order = 0;
 
   bool reduces() const { return reduction != Reduction::kNone; }
   // Elements of y: [B, A, C] when R is reduced, else [B, A, R, C].
@@ -43,6 +46,7 @@ std::string dims_to_string(const Dims& dims);
 std::string parse_reduction(const std::string& name, Reduction* reduction);
 std::string parse_activation(const std::string& name, const std::vector<double>& params,
                              Activation* activation, ActivationParams* parsed);
+std::string check_derivative_order(int64_t order);
 
 // Checks the forward operands: x [B, A, R, C], kernel [A, R, C], bias
 // [A, R, C] (or [0] without bias), sizes that fit int64; fills spec->shape.

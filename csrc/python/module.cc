@@ -50,11 +50,14 @@ void require_same_dtype(const std::vector<const ArrayArg*>& args, const std::vec
 }
 
 SpatialDenseSpec make_spec(bool has_bias, const std::string& activation,
-                           const std::vector<double>& params, const std::string& reduction) {
+                           const std::vector<double>& params, const std::string& reduction,
+                           int64_t derivative_order) {
   SpatialDenseSpec spec;
   spec.has_bias = has_bias;
+  spec.derivative_order = static_cast<int>(derivative_order);
   std::string error = parse_reduction(reduction, &spec.reduction);
   if (error.empty()) error = parse_activation(activation, params, &spec.activation, &spec.params);
+  if (error.empty()) error = check_derivative_order(derivative_order);
   if (!error.empty()) throw py::value_error(error);
   return spec;
 }
@@ -71,12 +74,13 @@ py::array empty_like_dims(const ArrayArg& like, const Dims& dims) {
 
 py::array forward(const py::object& x_obj, const py::object& kernel_obj,
                   const std::optional<py::object>& bias_obj, const std::string& activation,
-                  const std::vector<double>& params, const std::string& reduction) {
+                  const std::vector<double>& params, const std::string& reduction,
+                  int64_t derivative_order) {
   const ArrayArg x = as_array(x_obj, "x"), kernel = as_array(kernel_obj, "kernel");
   const bool has_bias = bias_obj && !bias_obj->is_none();
   const ArrayArg bias = bias_arg(bias_obj, x);
   require_same_dtype({&x, &kernel, &bias}, {"x", "kernel", "bias"});
-  SpatialDenseSpec spec = make_spec(has_bias, activation, params, reduction);
+  SpatialDenseSpec spec = make_spec(has_bias, activation, params, reduction, derivative_order);
   const std::string error = check_forward(x.dims, kernel.dims, bias.dims, &spec);
   if (!error.empty()) throw py::value_error(error);
   py::array y = empty_like_dims(x, spec.output_dims());
@@ -90,13 +94,14 @@ py::array forward(const py::object& x_obj, const py::object& kernel_obj,
 
 py::tuple backward(const py::object& dy_obj, const py::object& x_obj, const py::object& kernel_obj,
                    const std::optional<py::object>& bias_obj, const std::string& activation,
-                   const std::vector<double>& params, const std::string& reduction) {
+                   const std::vector<double>& params, const std::string& reduction,
+                   int64_t derivative_order) {
   const ArrayArg dy = as_array(dy_obj, "dy"), x = as_array(x_obj, "x"),
                  kernel = as_array(kernel_obj, "kernel");
   const bool has_bias = bias_obj && !bias_obj->is_none();
   const ArrayArg bias = bias_arg(bias_obj, x);
   require_same_dtype({&x, &dy, &kernel, &bias}, {"x", "dy", "kernel", "bias"});
-  SpatialDenseSpec spec = make_spec(has_bias, activation, params, reduction);
+  SpatialDenseSpec spec = make_spec(has_bias, activation, params, reduction, derivative_order);
   const std::string error = check_backward(dy.dims, x.dims, kernel.dims, bias.dims, &spec);
   if (!error.empty()) throw py::value_error(error);
   py::array dx = empty_like_dims(x, x.dims), dkernel = empty_like_dims(x, kernel.dims),
@@ -118,11 +123,13 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "spatial_ops kernels on NumPy arrays (canonical [B, A, R, C] view), no TensorFlow.";
   m.def("forward", &forward, py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(),
         py::arg("activation") = "linear", py::arg("params") = std::vector<double>{},
-        py::arg("reduction") = "none",
-        "y = reduce(activation(x * kernel + bias)); x [B, A, R, C], weights [A, R, C].");
+        py::arg("reduction") = "none", py::arg("derivative_order") = 0,
+        "y = reduce(activation(x * kernel + bias)); x [B, A, R, C], weights [A, R, C].\n"
+        "derivative_order=1 puts the activation's derivative in its place.");
   m.def("backward", &backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
         py::arg("bias") = py::none(), py::arg("activation") = "linear",
         py::arg("params") = std::vector<double>{}, py::arg("reduction") = "none",
+        py::arg("derivative_order") = 0,
         "(dx, dkernel, dbias) of forward; dbias is None without bias.");
   m.def("activation_names", &activation_names, "Comma-separated names of the fused activations.");
 }

@@ -37,10 +37,13 @@ Dims dims_of(const Tensor& t) {
 std::string spec_from_attrs(OpKernelConstruction* ctx, SpatialDenseSpec* spec) {
   std::string activation, reduction;
   std::vector<std::string> param_strings;
+  int64_t derivative_order = 0;
   if (!ctx->GetAttr("activation", &activation).ok() ||
       !ctx->GetAttr("activation_params", &param_strings).ok() ||
-      !ctx->GetAttr("reduction", &reduction).ok() || !ctx->GetAttr("has_bias", &spec->has_bias).ok()) {
-    return "missing attribute: expected activation, activation_params, reduction, has_bias";
+      !ctx->GetAttr("reduction", &reduction).ok() || !ctx->GetAttr("has_bias", &spec->has_bias).ok() ||
+      !ctx->GetAttr("derivative_order", &derivative_order).ok()) {
+    return "missing attribute: expected activation, activation_params, reduction, has_bias, "
+           "derivative_order";
   }
   std::vector<double> params;
   for (const std::string& text : param_strings) {
@@ -53,6 +56,8 @@ std::string spec_from_attrs(OpKernelConstruction* ctx, SpatialDenseSpec* spec) {
   }
   std::string error = parse_reduction(reduction, &spec->reduction);
   if (error.empty()) error = parse_activation(activation, params, &spec->activation, &spec->params);
+  if (error.empty()) error = check_derivative_order(derivative_order);
+  spec->derivative_order = static_cast<int>(derivative_order);
   return error;
 }
 

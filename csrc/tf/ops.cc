@@ -61,7 +61,8 @@ absl::Status backward_shape(InferenceContext* c) {
       .Attr("activation: string = 'linear'")                      \
       .Attr("activation_params: list(string) = []")               \
       .Attr("reduction: {'none', 'sum', 'mean'} = 'none'")        \
-      .Attr("has_bias: bool = true")
+      .Attr("has_bias: bool = true")                              \
+      .Attr("derivative_order: int = 0")
 
 REGISTER_OP("SpatialOps>SpatialDense")
     .Input("x: T")
@@ -79,6 +80,8 @@ bias: [outer, reduced, inner], or [0] when has_bias is false.
 y: [batch, outer, inner] when reduction is 'sum' or 'mean', else x's shape.
 activation_params: the activation's parameters, as decimal strings so that
   float64 values pass exactly.
+derivative_order: 1 puts the activation's derivative in its place (for
+  second-order gradients); 0 or 1.
 )doc");
 
 REGISTER_OP("SpatialOps>SpatialDenseGrad")
