@@ -70,3 +70,14 @@ def test_the_table_covers_every_fused_keras_activation():
             name = spatial_ops.Activation("threshold", threshold=0.0, default_value=0.0)
         assert resolve(name).fused_name in table, name
     assert {resolve(c.activation).fused_name for c in ACTIVATIONS} == table
+
+
+@pytest.mark.parametrize("case", ACTIVATIONS[1::5], ids=lambda c: c.id)
+def test_derivative_order_one_is_the_activation_derivative(rng, case):
+    x, kernel, bias = draw_operands(rng, (4, 1, 3, 5), (1, 3, 5), tf.float64, case.kinks)
+    act = resolve(case.activation)
+    slope = _core.forward(x, kernel, bias, act.fused_name, list(act.params), derivative_order=1)
+    dx = _core.backward(np.ones_like(x), x, kernel, bias, act.fused_name, list(act.params))[0]
+    np.testing.assert_allclose(slope * kernel, dx, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="derivative_order must be 0 or 1"):
+        _core.forward(x, kernel, bias, act.fused_name, list(act.params), derivative_order=2)
