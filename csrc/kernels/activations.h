@@ -84,10 +84,10 @@ struct ReluGeneral : PiecewiseLinear {
       // max_value 6 without threshold runs tf.nn.relu6 (strict at 6); any
       // other max_value runs clip_by_value (its gradient passes at the bounds).
       const bool relu6_op = p.c == T(0) && p.b == T(6);
-      passes = passes && (relu6_op ? pos < p.b : (pos <= p.b && pos >= T(0)));
+      passes = passes & (relu6_op ? pos < p.b : ((pos <= p.b) & (pos >= T(0))));
     }
     T d = passes ? T(1) : T(0);
-    if (p.a != T(0) && z < p.c) d += p.a;
+    if (p.a != T(0)) d += z < p.c ? p.a : T(0);
     return d;
   }
 };
@@ -95,7 +95,7 @@ struct ReluGeneral : PiecewiseLinear {
 struct Relu6 : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return min(max(z, T(0)), T(6)); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    return (z > T(0) && z < T(6)) ? T(1) : T(0);
+    return ((z > T(0)) & (z < T(6))) ? T(1) : T(0);
   }
 };
 
@@ -210,7 +210,7 @@ struct HardSigmoid : PiecewiseLinear {
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     const T u = z + T(3);
-    return (u > T(0) && u < T(6)) ? T(1) / T(6) : T(0);
+    return ((u > T(0)) & (u < T(6))) ? T(1) / T(6) : T(0);
   }
 };
 
@@ -230,7 +230,7 @@ struct SparseSigmoid : PiecewiseLinear {
     return z <= T(-1) ? T(0) : (z >= T(1) ? T(1) : T(0.5) * (z + T(1)));
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    return (z > T(-1) && z < T(1)) ? T(0.5) : T(0);
+    return ((z > T(-1)) & (z < T(1))) ? T(0.5) : T(0);
   }
 };
 
@@ -250,7 +250,7 @@ struct Tanh {
 struct HardTanh : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return max(min(z, T(1)), T(-1)); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    return (z >= T(-1) && z <= T(1)) ? T(1) : T(0);
+    return ((z >= T(-1)) & (z <= T(1))) ? T(1) : T(0);
   }
 };
 
@@ -278,7 +278,7 @@ struct SoftShrink : PiecewiseLinear {  // a: threshold
     return z > p.a ? z - p.a : (z < -p.a ? z + p.a : T(0));
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
-    return (z > p.a || z < -p.a) ? T(1) : T(0);
+    return ((z > p.a) | (z < -p.a)) ? T(1) : T(0);
   }
 };
 
@@ -300,7 +300,7 @@ struct SparsePlus {
     return z <= T(-1) ? T(0) : (z < T(1) ? T(0.5) * (z + T(1)) : T(1));
   }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
-    return (z > T(-1) && z < T(1)) ? T(0.5) : T(0);
+    return ((z > T(-1)) & (z < T(1))) ? T(0.5) : T(0);
   }
 };
 
@@ -377,6 +377,9 @@ struct Threshold : PiecewiseLinear {  // a: threshold, b: default_value
 };
 
 }  // namespace act
+
+// Conditions on z combine with & and |, not && and ||: both sides are cheap,
+// and without short-circuit branches the loops stay vectorisable.
 
 // The table: (struct, name the bindings use, number of parameters).
 #define SPATIAL_OPS_ACTIVATIONS(X)   \

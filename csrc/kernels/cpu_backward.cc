@@ -1,3 +1,4 @@
+#include <type_traits>
 #include <vector>
 
 #include "cpu.h"
@@ -18,32 +19,48 @@ int64_t batch_blocks(int64_t batch, int64_t n_total, int64_t spatial_blocks) {
   return std::max<int64_t>(1, std::min({wanted, affordable, batch}));
 }
 
+// A span of elements of one batch row that read dy alike: dy[i] along the
+// span, or one dy[0] for all of it (a reduced axis). dz = dy / divisor *
+// act'(z); dx = dz * kernel; dkernel and dbias accumulate. Restrict-qualified
+// pointers and no branches let the compiler vectorise it.
+template <class S, class Act, bool kScalarDy>
+void backward_span(int64_t length, const S* __restrict__ dy, compute_t<S> divisor,
+                   const S* __restrict__ x, const S* __restrict__ kernel,
+                   const S* __restrict__ bias, S* __restrict__ dx,
+                   compute_t<S>* __restrict__ acc_kernel, compute_t<S>* __restrict__ acc_bias,
+                   const Params<compute_t<S>> params) {  // by value: no aliasing
+  using T = compute_t<S>;
+  for (int64_t i = 0; i < length; ++i) {
+    const T g = load(dy[kScalarDy ? 0 : i]) / divisor;
+    const T xv = load(x[i]), wv = load(kernel[i]);
+    const T dz = g * Act::derivative(math::affine(xv, wv, load(bias[i])), params);
+    dx[i] = store<S>(dz * wv);
+    acc_kernel[i] += dz * xv;
+    acc_bias[i] += dz;
+  }
+}
+
 template <class S, class Act>
 struct Backward {
   using T = compute_t<S>;
   const SpatialDenseSpec& spec;
   const Params<T> params;
-  const S *dy, *x, *kernel, *bias;  // bias null without bias
+  const S *dy, *x, *kernel, *bias;
   S* dx;
-
-  // One element: dz = g * act'(z); dx = dz * kernel; accumulate dkernel, dbias.
-  void element(int64_t b_offset, int64_t n, T g, T* acc_kernel, T* acc_bias) const {
-    const T xv = load(x[b_offset + n]), wv = load(kernel[n]);
-    const T z = bias ? math::affine(xv, wv, load(bias[n])) : xv * wv;
-    const T dz = g * Act::derivative(z, params);
-    dx[b_offset + n] = store<S>(dz * wv);
-    acc_kernel[n] += dz * xv;
-    if (bias) acc_bias[n] += dz;
-  }
 
   // Spatial range [n0, n1) of batch row b. With a reduction, dy[b, a, c]
   // (divided by R for a mean) is the incoming gradient of every r: walk the
-  // range in runs that share a row of dy so the loop holds no division.
+  // range in spans that share a row of dy so no loop holds a division by C.
   void row(int64_t b, int64_t n0, int64_t n1, T* acc_kernel, T* acc_bias) const {
     const auto& shape = spec.shape;
-    const int64_t b_offset = b * shape.spatial_size();
+    const int64_t offset = b * shape.spatial_size();
+    const auto span = [&](auto scalar_dy, int64_t n, int64_t length, const S* dy_span, T divisor) {
+      backward_span<S, Act, decltype(scalar_dy)::value>(
+          length, dy_span, divisor, x + offset + n, kernel + n, bias + n, dx + offset + n,
+          acc_kernel + n, acc_bias + n, params);
+    };
     if (!spec.reduces()) {
-      for (int64_t n = n0; n < n1; ++n) element(b_offset, n, load(dy[b_offset + n]), acc_kernel, acc_bias);
+      span(std::false_type{}, n0, n1 - n0, dy + offset + n0, T(1));
       return;
     }
     const T divisor = spec.reduction == Reduction::kMean ? T(shape.reduced) : T(1);
@@ -52,18 +69,16 @@ struct Backward {
     int64_t r = (n0 / shape.inner) % shape.reduced;
     int64_t a = n0 / shape.inner / shape.reduced;
     for (int64_t n = n0; n < n1;) {
-      if (shape.inner == 1) {  // one dy value for a run along r
-        const int64_t run = std::min(shape.reduced - r, n1 - n);
-        const T g = load(dy_row[a]) / divisor;
-        for (int64_t i = 0; i < run; ++i) element(b_offset, n + i, g, acc_kernel, acc_bias);
-        n += run;
+      if (shape.inner == 1) {  // one dy value for a span along r
+        const int64_t length = std::min(shape.reduced - r, n1 - n);
+        span(std::true_type{}, n, length, dy_row + a, divisor);
+        n += length;
         r = 0;
         ++a;
       } else {  // dy values contiguous along c
-        const int64_t run = std::min(shape.inner - c, n1 - n);
-        const S* g = dy_row + a * shape.inner + c;
-        for (int64_t i = 0; i < run; ++i) element(b_offset, n + i, load(g[i]) / divisor, acc_kernel, acc_bias);
-        n += run;
+        const int64_t length = std::min(shape.inner - c, n1 - n);
+        span(std::false_type{}, n, length, dy_row + a * shape.inner + c, divisor);
+        n += length;
         c = 0;
         if (++r == shape.reduced) { r = 0; ++a; }
       }
@@ -82,7 +97,7 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const S* ke
 
   // partial[j * n_total + n]: the sum over the j-th batch block.
   std::vector<T> partial_kernel(row_blocks * n_total);
-  std::vector<T> partial_bias(bias ? row_blocks * n_total : 0);
+  std::vector<T> partial_bias(row_blocks * n_total);
   const Backward<S, Act> step{spec, Params<T>(spec.params), dy, x, kernel, bias, dx};
   const int64_t unit_cost = block_rows * std::min(n_total, kSpatialBlock) * kBackwardCyclesPerElement;
   parallel_for(row_blocks * spatial_blocks, unit_cost, [&](int64_t begin, int64_t end) {
@@ -91,7 +106,7 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const S* ke
       const int64_t n0 = (unit % spatial_blocks) * kSpatialBlock;
       const int64_t n1 = std::min(n_total, n0 + kSpatialBlock);
       T* acc_kernel = partial_kernel.data() + j * n_total;
-      T* acc_bias = bias ? partial_bias.data() + j * n_total : nullptr;
+      T* acc_bias = partial_bias.data() + j * n_total;
       const int64_t b1 = std::min(batch, (j + 1) * block_rows);
       for (int64_t b = j * block_rows; b < b1; ++b) step.row(b, n0, n1, acc_kernel, acc_bias);
     }
@@ -104,10 +119,10 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const S* ke
       T sum_kernel = 0, sum_bias = 0;
       for (int64_t j = 0; j < row_blocks; ++j) {
         sum_kernel += partial_kernel[j * n_total + n];
-        if (bias) sum_bias += partial_bias[j * n_total + n];
+        sum_bias += partial_bias[j * n_total + n];
       }
       dkernel[n] = store<S>(sum_kernel);
-      if (bias) dbias[n] = store<S>(sum_bias);
+      if (spec.has_bias) dbias[n] = store<S>(sum_bias);
     }
   });
 }
@@ -123,7 +138,7 @@ void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const
     dispatch_activation(spec.activation, spec.derivative_order, [&](auto activation) {
       cpu::backward<S, decltype(activation)>(
           spec, static_cast<const S*>(dy), static_cast<const S*>(x),
-          static_cast<const S*>(kernel), spec.has_bias ? static_cast<const S*>(bias) : nullptr,
+          static_cast<const S*>(kernel), cpu::BiasOperand<S>(spec, bias).data(),
           static_cast<S*>(dx), static_cast<S*>(dkernel), static_cast<S*>(dbias), parallel_for);
     });
   });

@@ -30,6 +30,7 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const S* kern
   const int64_t blocks = ceil_div(n_total, kSpatialBlock);
   const int64_t cost = std::min(n_total, kSpatialBlock) * kForwardCyclesPerElement;
   parallel_for(spec.shape.batch * blocks, cost, [&](int64_t begin, int64_t end) {
+    const Params<T> local_params = params;  // a local copy: stores to y cannot alias it
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t b = unit / blocks;
       const int64_t n0 = (unit % blocks) * kSpatialBlock;
@@ -37,7 +38,7 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const S* kern
       const S* x_row = x + b * n_total;
       S* y_row = y + b * n_total;
       for (int64_t n = n0; n < n1; ++n) {
-        y_row[n] = store<S>(Act::value(z_at(x_row, kernel, bias, n), params));
+        y_row[n] = store<S>(Act::value(z_at(x_row, kernel, bias, n), local_params));
       }
     }
   });
@@ -58,6 +59,7 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const S* kernel,
   const int64_t cost =
       shape.reduced * std::min(shape.inner, kInnerBlock) * kForwardCyclesPerElement;
   parallel_for(shape.batch * shape.outer * inner_blocks, cost, [&](int64_t begin, int64_t end) {
+    const Params<T> local_params = params;  // a local copy: stores cannot alias it
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t row = unit / inner_blocks;  // b * outer + a
       const int64_t b = row / shape.outer, a = row % shape.outer;
@@ -68,7 +70,7 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const S* kernel,
       S* y_out = y + row * shape.inner;
       if (shape.inner == 1) {
         const T sum = fixed_order_sum<T>(shape.reduced, [&](int64_t r) {
-          return Act::value(z_at(x_row, kernel, bias, base + r), params);
+          return Act::value(z_at(x_row, kernel, bias, base + r), local_params);
         });
         y_out[0] = store<S>(sum / divisor);
         continue;
@@ -77,7 +79,7 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const S* kernel,
       for (int64_t r = 0; r < shape.reduced; ++r) {
         const int64_t offset = base + r * shape.inner;
         for (int64_t c = c0; c < c1; ++c) {
-          sums[c - c0] += Act::value(z_at(x_row, kernel, bias, offset + c), params);
+          sums[c - c0] += Act::value(z_at(x_row, kernel, bias, offset + c), local_params);
         }
       }
       for (int64_t c = c0; c < c1; ++c) y_out[c] = store<S>(sums[c - c0] / divisor);
@@ -101,7 +103,7 @@ void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const 
       using Act = decltype(activation);
       const auto run = spec.reduces() ? cpu::forward_reduced<S, Act> : cpu::forward_elementwise<S, Act>;
       run(spec, static_cast<const S*>(x), static_cast<const S*>(kernel),
-          spec.has_bias ? static_cast<const S*>(bias) : nullptr, static_cast<S*>(y), parallel_for);
+          cpu::BiasOperand<S>(spec, bias).data(), static_cast<S*>(y), parallel_for);
     });
   });
 }

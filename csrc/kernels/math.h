@@ -1,26 +1,38 @@
-// The few libm functions the activations need, overloaded for float and double
-// so one template serves both, and callable from host and device code alike.
+// The few math functions the activations need, overloaded for float and
+// double so one template serves both, callable from host and device code.
+// float on the host uses simd_math.h (vectorisable); double and the device use
+// libm / CUDA's own functions.
 #pragma once
 
 #include <math.h>
 
 #include "portability.h"
+#if !defined(__CUDA_ARCH__)
+#include "simd_math.h"
+#endif
 
 namespace spatial_ops {
 namespace math {
 
-#define SO_UNARY(name, float_fn, double_fn)                  \
-  SO_HD float name(float v) { return ::float_fn(v); }        \
+#if defined(__CUDA_ARCH__)
+#define SO_FLOAT_FN(float_fn, fast_fn) ::float_fn
+#else
+#define SO_FLOAT_FN(float_fn, fast_fn) fast_fn
+#endif
+
+#define SO_UNARY(name, float_fn, fast_fn, double_fn)                        \
+  SO_HD float name(float v) { return SO_FLOAT_FN(float_fn, fast_fn)(v); }   \
   SO_HD double name(double v) { return ::double_fn(v); }
 
-SO_UNARY(exp, expf, exp)
-SO_UNARY(expm1, expm1f, expm1)
-SO_UNARY(log1p, log1pf, log1p)
-SO_UNARY(tanh, tanhf, tanh)
-SO_UNARY(erfc, erfcf, erfc)
-SO_UNARY(sqrt, sqrtf, sqrt)
-SO_UNARY(abs, fabsf, fabs)
+SO_UNARY(exp, expf, simd_math::exp, exp)
+SO_UNARY(expm1, expm1f, simd_math::expm1, expm1)
+SO_UNARY(log1p, log1pf, simd_math::log1p, log1p)
+SO_UNARY(tanh, tanhf, simd_math::tanh, tanh)
+SO_UNARY(erfc, erfcf, simd_math::erfc, erfc)
+SO_UNARY(sqrt, sqrtf, ::sqrtf, sqrt)
+SO_UNARY(abs, fabsf, ::fabsf, fabs)
 #undef SO_UNARY
+#undef SO_FLOAT_FN
 
 template <class T> SO_HD T max(T a, T b) { return a > b ? a : b; }
 template <class T> SO_HD T min(T a, T b) { return a < b ? a : b; }

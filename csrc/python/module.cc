@@ -115,6 +115,23 @@ py::tuple backward(const py::object& dy_obj, const py::object& x_obj, const py::
   return py::make_tuple(dx, dkernel, has_bias ? py::object(dbias) : py::none());
 }
 
+// The float math the CPU kernels use (simd_math.h), element by element: its
+// accuracy is tested over the whole float range against float64 NumPy.
+py::array_t<float> float_math(const std::string& name, py::array_t<float, py::array::c_style> x) {
+  float (*fn)(float) = nullptr;
+  if (name == "exp") fn = simd_math::exp;
+  else if (name == "expm1") fn = simd_math::expm1;
+  else if (name == "log1p") fn = simd_math::log1p;
+  else if (name == "tanh") fn = simd_math::tanh;
+  else if (name == "erfc") fn = simd_math::erfc;
+  else throw py::value_error("float_math: unknown function '" + name + "'");
+  py::array_t<float> y(x.request().shape);
+  const float* in = x.data();
+  float* out = y.mutable_data();
+  for (py::ssize_t i = 0; i < x.size(); ++i) out[i] = fn(in[i]);
+  return y;
+}
+
 }  // namespace
 }  // namespace spatial_ops
 
@@ -132,4 +149,6 @@ PYBIND11_MODULE(_core, m) {
         py::arg("derivative_order") = 0,
         "(dx, dkernel, dbias) of forward; dbias is None without bias.");
   m.def("activation_names", &activation_names, "Comma-separated names of the fused activations.");
+  m.def("float_math", &float_math, py::arg("name"), py::arg("x"),
+        "exp, expm1, log1p, tanh or erfc as the CPU kernels compute them in float32.");
 }
