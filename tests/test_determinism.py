@@ -39,3 +39,14 @@ def test_one_and_two_intra_op_threads_agree_bitwise():
         for threads in (1, 2, 2)
     ]
     assert len(set(digests)) == 1, digests
+
+
+def test_every_cpu_build_gives_the_same_bits():
+    """The AVX2 and AVX-512 builds run the same IEEE operations in the same
+    order as the baseline (no contraction into FMA), only wider."""
+    digests = {}
+    for isa in ("baseline", "avx2", "avx512"):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", SPATIAL_OPS_CPU_ISA=isa)
+        digests[isa] = subprocess.run([sys.executable, str(PROBE), "2"], env=env, check=True,
+                                      capture_output=True, text=True, timeout=300).stdout.split()[-1]
+    assert len(set(digests.values())) == 1, digests

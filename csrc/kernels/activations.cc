@@ -1,4 +1,4 @@
-#include "activations.h"
+#include "activation_table.h"
 
 namespace spatial_ops {
 namespace {

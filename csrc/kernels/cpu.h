@@ -1,13 +1,15 @@
 // CPU forward and backward of y = reduce(activation(x * kernel + bias)) on the
 // canonical view (spec.h). Pointers are untyped so bindings need no templates;
 // the dtype picks the instantiation. Callers validate shapes with spec.h first.
+// Each call runs the build for the widest instruction set the CPU has
+// (cpu_dispatch.cc); every build gives bitwise the same results.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 
 #include "spec.h"
-#include "storage.h"
+#include "dtypes.h"
 
 namespace spatial_ops {
 
@@ -18,6 +20,9 @@ using ParallelFor = std::function<void(int64_t total, int64_t cost_per_unit, con
 
 // Runs everything on the calling thread.
 void run_serially(int64_t total, int64_t cost_per_unit, const WorkFn& work);
+
+// "baseline", "avx2" or "avx512": the build the calls below run.
+const char* active_cpu_isa();
 
 // y: spec.output_dims(). bias is ignored when !spec.has_bias.
 void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x,

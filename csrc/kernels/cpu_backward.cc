@@ -2,9 +2,11 @@
 #include <vector>
 
 #include "cpu.h"
+#include "cpu_isa.h"
 #include "cpu_common.h"
 
 namespace spatial_ops {
+SO_ISA_BEGIN
 namespace cpu {
 namespace {
 
@@ -129,8 +131,9 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const S* ke
 
 }  // namespace
 }  // namespace cpu
+SO_ISA_END
 
-void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* dy,
+void SO_ISA_ENTRY(spatial_dense_backward_cpu)(const SpatialDenseSpec& spec, DType dtype, const void* dy,
                                 const void* x, const void* kernel, const void* bias, void* dx,
                                 void* dkernel, void* dbias, const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {

@@ -10,6 +10,7 @@
 #include "storage.h"
 
 namespace spatial_ops {
+SO_ISA_BEGIN
 namespace cpu {
 
 // Spatial elements per work unit: large enough to amortise scheduling, small
@@ -44,4 +45,5 @@ template <class S> class BiasOperand {
 };
 
 }  // namespace cpu
+SO_ISA_END
 }  // namespace spatial_ops

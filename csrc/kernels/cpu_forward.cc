@@ -1,13 +1,15 @@
 #include "cpu.h"
+#include "cpu_isa.h"
 #include "cpu_common.h"
 
 namespace spatial_ops {
+SO_ISA_BEGIN
 namespace cpu {
 namespace {
 
 // Partial sums in a fixed number of lanes combined in a fixed tree: the
 // order depends on the length alone, and the compiler may vectorise it.
-constexpr int kLanes = 8;
+constexpr int kLanes = 16;  // one AVX-512 register of float
 
 template <class T, class F> T fixed_order_sum(int64_t length, const F& term) {
   T lanes[kLanes] = {};
@@ -16,8 +18,10 @@ template <class T, class F> T fixed_order_sum(int64_t length, const F& term) {
     for (int j = 0; j < kLanes; ++j) lanes[j] += term(i + j);
   }
   for (int j = 0; i + j < length; ++j) lanes[j] += term(i + j);
-  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (int width = kLanes / 2; width > 0; width /= 2) {  // pairwise tree
+    for (int j = 0; j < width; ++j) lanes[j] += lanes[j + width];
+  }
+  return lanes[0];
 }
 
 // y[b, n] = act(z[b, n]) over units of (batch row, spatial block).
@@ -89,12 +93,9 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const S* kernel,
 
 }  // namespace
 }  // namespace cpu
+SO_ISA_END
 
-void run_serially(int64_t total, int64_t, const WorkFn& work) {
-  if (total > 0) work(0, total);
-}
-
-void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x,
+void SO_ISA_ENTRY(spatial_dense_forward_cpu)(const SpatialDenseSpec& spec, DType dtype, const void* x,
                                const void* kernel, const void* bias, void* y,
                                const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {

@@ -12,6 +12,7 @@
 #endif
 
 namespace spatial_ops {
+SO_ISA_BEGIN
 namespace math {
 
 #if defined(__CUDA_ARCH__)
@@ -57,4 +58,5 @@ SO_HD double affine(double x, double w, double b) {
 }
 
 }  // namespace math
+SO_ISA_END
 }  // namespace spatial_ops

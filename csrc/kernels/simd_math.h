@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "portability.h"
+
 namespace spatial_ops {
+SO_ISA_BEGIN
 namespace simd_math {
 
 inline float from_bits(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
@@ -104,4 +107,5 @@ inline float erfc(float x) {
 }
 
 }  // namespace simd_math
+SO_ISA_END
 }  // namespace spatial_ops

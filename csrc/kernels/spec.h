@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "activations.h"
+#include "activation_table.h"
 
 namespace spatial_ops {
 

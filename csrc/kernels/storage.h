@@ -1,25 +1,16 @@
-// Element storage types and their conversion to the type the math runs in.
-// float16 and bfloat16 are plain 16-bit patterns here, so kernels/ depends on
-// neither Eigen nor CUDA's headers; both share these bit layouts.
+// Conversion of the stored element types (dtypes.h) to and from the type the
+// math runs in, bit-exact with Eigen's and CUDA's rounding.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
+#include "dtypes.h"
 #include "portability.h"
 
 namespace spatial_ops {
 
-struct float16 { uint16_t bits; };
-struct bfloat16 { uint16_t bits; };
-
-enum class DType { kFloat16, kBFloat16, kFloat32, kFloat64 };
-
-// Half types compute and accumulate in float32.
-template <class Storage> struct ComputeTypeOf { using type = Storage; };
-template <> struct ComputeTypeOf<float16> { using type = float; };
-template <> struct ComputeTypeOf<bfloat16> { using type = float; };
-template <class Storage> using compute_t = typename ComputeTypeOf<Storage>::type;
+SO_ISA_BEGIN
 
 SO_HD float bits_to_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 SO_HD uint32_t float_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
@@ -75,10 +66,6 @@ template <> SO_HD float16 store<float16>(float v) {
   return float16{uint16_t(sign | ((rounded - (112u << 23)) >> 13))};
 }
 
-}  // namespace spatial_ops
-
-namespace spatial_ops {
-
 // Calls f(Storage{}) for the dtype, so callers instantiate one template per
 // dtype from a single definition.
 template <class F> decltype(auto) dispatch_dtype(DType dtype, F&& f) {
@@ -91,4 +78,5 @@ template <class F> decltype(auto) dispatch_dtype(DType dtype, F&& f) {
   return f(double{});
 }
 
+SO_ISA_END
 }  // namespace spatial_ops

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../kernels/cpu.h"
+#include "../kernels/simd_math.h"
 
 namespace py = pybind11;
 
@@ -149,6 +150,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("derivative_order") = 0,
         "(dx, dkernel, dbias) of forward; dbias is None without bias.");
   m.def("activation_names", &activation_names, "Comma-separated names of the fused activations.");
+  m.def("active_cpu_isa", &active_cpu_isa, "The CPU kernels' build in use: baseline, avx2 or avx512.");
   m.def("float_math", &float_math, py::arg("name"), py::arg("x"),
         "exp, expm1, log1p, tanh or erfc as the CPU kernels compute them in float32.");
 }
