@@ -146,7 +146,21 @@ def _as_param(value, name):
 
 def resolve(identifier) -> ResolvedActivation:
     """Maps None, a name, a Keras function, a partial or an Activation to the
-    fused kernel row and parameters; other callables come back unfused."""
+    fused kernel row and parameters; other callables come back unfused.
+    Memoised for hashable identifiers: an eager call on a tiny tensor would
+    otherwise spend most of its time here."""
+    try:
+        return _resolve_cached(identifier)
+    except TypeError:  # unhashable, e.g. a dict config
+        return _resolve(identifier)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolve_cached(identifier):
+    return _resolve(identifier)
+
+
+def _resolve(identifier):
     fn, kwargs = _function_and_kwargs(identifier)
     reference = functools.partial(fn, **kwargs) if kwargs else fn
     fusable = _FUSABLE.get(fn)
