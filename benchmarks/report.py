@@ -1,0 +1,137 @@
+"""Runs the CPU benchmark suite and writes BENCHMARKS.md (a table of every
+time as a ratio to the streaming floor and to each composite peer) and
+benchmarks/speedup.png (fused speed-up against size).
+
+    .venv/bin/python benchmarks/report.py            # full run, a few minutes
+    .venv/bin/python benchmarks/report.py --json run.json   # re-render a saved run
+
+The floor is the bytes a pass must move over the bandwidth of a large copy
+measured in the same run: forward reads x and writes y; a training step also
+reads dy and x again and writes dx.
+"""
+
+import argparse
+import collections
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ("eager", "tf.function", "xla")
+
+
+def run_suite(json_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "benchmarks"), "--benchmark-only", "-q",
+                    "-p", "no:cacheprovider", f"--benchmark-json={json_path}"], check=True, env=env,
+                   cwd=tempfile.gettempdir())
+
+
+def parse(json_path):
+    data = json.loads(Path(json_path).read_text())
+    copies, times = {}, collections.defaultdict(dict)
+    for bench in data["benchmarks"]:
+        params, median = bench["params"], bench["stats"]["median"]
+        if bench["name"].startswith("test_copy_floor"):
+            copies[tuple(params["size"])] = median
+            continue
+        key = (tuple(params["size"]), params["pass_"], params["activation"], params["reduce_axis"])
+        times[key][params["implementation"]] = median
+    return data, copies, times
+
+
+def floor_seconds(size, pass_, reduce_axis, copy_seconds):
+    """Bytes moved over the copy's bandwidth, in units of x."""
+    out = 1.0 / size[-1] if reduce_axis == -1 else 1.0  # y relative to x
+    x_units = 1 + out if pass_ == "forward" else (1 + out) + (out + 2)
+    return copy_seconds * x_units / 2  # the copy moved 2 x
+
+
+def machine(data):
+    info = data.get("machine_info", {})
+    cpu = info.get("cpu", {}).get("brand_raw") or platform.processor()
+    import tensorflow as tf  # noqa: PLC0415 (only for the version string)
+    from spatial_ops import _core  # noqa: PLC0415
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, TensorFlow "
+            f"{tf.__version__}, spatial_ops CPU build: {_core.active_cpu_isa()}")
+
+
+def table(copies, times):
+    head = ("| size (float32) | pass | activation | reduce | fused ms | / floor | vs eager | "
+            "vs tf.function | vs XLA |\n|---|---|---|---|---|---|---|---|---|\n")
+    rows = []
+    order = lambda item: (_elements(item[0][0]), item[0][1], item[0][2], str(item[0][3]))
+    for (size, pass_, activation, reduce_axis), t in sorted(times.items(), key=order):
+        fused = t["fused"]
+        floor = floor_seconds(size, pass_, reduce_axis, copies[size])
+        peers = " | ".join(f"{t[p] / fused:.2f}x" for p in PEERS)
+        rows.append(f"| {'x'.join(map(str, size))} | {pass_} | {activation} | {reduce_axis} | "
+                    f"{fused * 1e3:.3f} | {fused / floor:.2f} | {peers} |")
+    return head + "\n".join(rows) + "\n"
+
+
+def _elements(size):
+    n = 1
+    for s in size:
+        n *= s
+    return n
+
+
+def plot(times, path):
+    import matplotlib  # noqa: PLC0415
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for ax, pass_ in zip(axes, ("forward", "training_step")):
+        for (activation, reduce_axis), marker in zip(
+                sorted({(k[2], k[3]) for k in times}, key=str), "osd^v<>"):
+            for peer, style in zip(PEERS, ("-", "--", ":")):
+                keys = sorted((k for k in times if k[1] == pass_ and k[2] == activation and k[3] == reduce_axis),
+                              key=lambda k: _elements(k[0]))
+                sizes = [_elements(k[0]) * 4 / 2**20 for k in keys]
+                speedups = [times[k][peer] / times[k]["fused"] for k in keys]
+                ax.plot(sizes, speedups, style, marker=marker,
+                        label=f"{activation}, reduce {reduce_axis}, vs {peer}")
+        ax.axhline(1.0, color="gray", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("x size (MiB, float32)")
+        ax.set_title(pass_.replace("_", " "))
+    axes[0].set_ylabel("speed-up of the fused op (peer time / fused time)")
+    axes[1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", help="render this pytest-benchmark JSON instead of running the suite")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    args = parser.parse_args()
+    json_path = args.json or str(ROOT / "benchmarks" / "last_run.json")
+    if not args.json:
+        run_suite(json_path)
+    data, copies, times = parse(json_path)
+    plot(times, ROOT / "benchmarks" / "speedup.png")
+    Path(args.out).write_text(
+        "# Benchmarks (CPU)\n\n"
+        f"Machine: {machine(data)}. Run on {data.get('datetime', '')[:10]}.\n\n"
+        "Redo with `.venv/bin/python benchmarks/report.py` (after `bash scripts/setup.sh`). "
+        "Medians of pytest-benchmark rounds, all measured side by side in one run. "
+        "'/ floor' is the fused time over the time to stream the bytes the pass must move at "
+        "the bandwidth of a large copy measured in the same run; 'vs peer' is the peer's time "
+        "over the fused time (above 1: the fused op is faster). Peers run the same math as "
+        "TensorFlow composites (`spatial_ops.reference`) in eager mode, in `tf.function`, and "
+        "under XLA (`jit_compile=True`).\n\n"
+        + table(copies, times)
+        + "\n![speed-up against size](benchmarks/speedup.png)\n"
+    )
+    print(f"wrote {args.out} and benchmarks/speedup.png")
+
+
+if __name__ == "__main__":
+    main()
