@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, REDUCTIONS_4D,
+from support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, REDUCTIONS_4D, TOLERANCES,
                      assert_close, both, draw_operands)
 
 
@@ -107,3 +107,17 @@ def test_pure_python_inputs_take_x_dtype():
     y = spatial_ops.spatial_dense(np.ones((2, 3), np.float64), [1.0, 2.0, 3.0], 0.5)
     np.testing.assert_array_equal(y.numpy(), [[1.5, 2.5, 3.5]] * 2)
     assert y.dtype == tf.float64
+
+
+@pytest.mark.parametrize("case", ACTIVATIONS, ids=ACTIVATION_IDS)
+def test_nan_and_inf_propagate_as_in_the_reference(rng, case):
+    x = np.array([[np.nan, np.inf, -np.inf, 0.0, 1.0, -1.0, 1e30, -1e30]], np.float32)
+    kernel = np.ones(x.shape[1:], np.float32)
+    fused = spatial_ops.spatial_dense(x, kernel, activation=case.activation).numpy()
+    expected = spatial_ops.reference.spatial_dense(x, kernel, activation=case.activation).numpy()
+    np.testing.assert_array_equal(np.isnan(fused), np.isnan(expected))
+    infinite = np.isinf(expected)
+    np.testing.assert_array_equal(fused[infinite], expected[infinite])
+    finite = np.isfinite(expected)
+    # Elementwise relative: these values span 1e-30 to 1e30, no common scale.
+    np.testing.assert_allclose(fused[finite], expected[finite], rtol=TOLERANCES[tf.float32], atol=1e-30)

@@ -162,30 +162,35 @@ struct Gelu {
   }
 };
 
+// 0.5 z (1 + tanh(u)) = z sigmoid(2u), u = sqrt(2/pi) (z + 0.044715 z^3).
+// Written with e = exp(-2|u|): 1 + tanh(u) and 1 - tanh(u)^2 would cancel to
+// 0 in float32 for z below about -5 while the derivatives are still far from 0.
 struct GeluTanh {
   template <class T> SO_HD static T k0() { return T(0.7978845608028654); }  // sqrt(2 / pi)
   template <class T> SO_HD static T k1() { return T(0.044715f); }  // float32, as in TF
   template <class T> SO_HD static T inner(T z) { return k0<T>() * (z + k1<T>() * (z * z * z)); }
+  template <class T> SO_HD static T du(T z) { return k0<T>() * (T(1) + T(3) * k1<T>() * z * z); }
+  // sigmoid(2u), sech^2(u) and tanh(u), accurate in both tails.
+  template <class T> struct Terms { T sigmoid, sech2, tanh; };
+  template <class T> SO_HD static Terms<T> terms(T u) {
+    const T e = exp(T(-2) * abs(u));
+    const T s = u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+    return {s, T(4) * e / ((T(1) + e) * (T(1) + e)), T(2) * s - T(1)};
+  }
   template <class T> SO_HD static T value(T z, const Params<T>&) {
-    return T(0.5) * z * (T(1) + tanh(inner(z)));
+    return z * terms(inner(z)).sigmoid;
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    const T t = tanh(inner(z));
-    const T sech2 = T(1) - t * t;
-    // For large |z| sech2 is 0 while z * z may be Inf: skip the 0 * Inf.
-    const T slope = sech2 == T(0)
-        ? T(0)
-        : T(0.5) * z * sech2 * k0<T>() * (T(1) + T(3) * k1<T>() * z * z);
-    return T(0.5) * (T(1) + t) + slope;
+    const Terms<T> t = terms(inner(z));
+    // For large |z| sech2 is 0 while du may be Inf: skip the 0 * Inf.
+    return t.sigmoid + (t.sech2 == T(0) ? T(0) : T(0.5) * z * t.sech2 * du(z));
   }
-  // (1 - t^2) (u' + z (u'' - 2 t u'^2) / 2), u = inner(z)
+  // sech^2(u) (u' + z (u'' - 2 tanh(u) u'^2) / 2)
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
-    const T t = tanh(inner(z));
-    const T sech2 = T(1) - t * t;
-    if (sech2 == T(0)) return T(0);
-    const T du = k0<T>() * (T(1) + T(3) * k1<T>() * z * z);
-    const T d2u = T(6) * k0<T>() * k1<T>() * z;
-    return sech2 * (du + T(0.5) * z * (d2u - T(2) * t * du * du));
+    const Terms<T> t = terms(inner(z));
+    if (t.sech2 == T(0)) return T(0);
+    const T d1 = du(z), d2 = T(6) * k0<T>() * k1<T>() * z;
+    return t.sech2 * (d1 + T(0.5) * z * (d2 - T(2) * t.tanh * d1 * d1));
   }
 };
 

@@ -35,8 +35,10 @@ SO_UNARY(abs, fabsf, ::fabsf, fabs)
 #undef SO_UNARY
 #undef SO_FLOAT_FN
 
-template <class T> SO_HD T max(T a, T b) { return a > b ? a : b; }
-template <class T> SO_HD T min(T a, T b) { return a < b ? a : b; }
+// NaN in the first operand propagates, as in TensorFlow's Relu, Relu6 and
+// clip_by_value (a NaN input gives NaN, never the bound).
+template <class T> SO_HD T max(T a, T b) { return ((a != a) | (a > b)) ? a : b; }
+template <class T> SO_HD T min(T a, T b) { return ((a != a) | (a < b)) ? a : b; }
 
 // x * w + b rounded after each step, exactly as TensorFlow's separate Mul and
 // Add kernels do, so z lands on the same side of every activation kink as in
