@@ -56,9 +56,9 @@ def _fused_run(axes, dims):
     return max(reversed(runs), key=static_size)
 
 
-def _call_fused(x, kernel, bias, activation, run, reduction):
-    """One call of the op on the canonical view of x; run=None: no reduction."""
-    dims = _dims(x)
+def _call_fused(x, dims, kernel, bias, activation, run, reduction):
+    """One call of the op on the canonical view of x (dims: _dims(x));
+    run=None: no reduction."""
     spatial = dims[1:]
     if run is None:
         outer, reduced, inner = 1, 1, _product(spatial)
@@ -100,15 +100,16 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     axes = _operands.normalize_reduce_axes(reduce_axis, x.shape.rank)
     _operands.check_reduction(reduction)
     resolved = resolve(activation)
+    dims = _dims(x)
     if resolved.fused_name is None:
-        y = resolved.fn(_call_fused(x, kernel, bias, _LINEAR, None, reduction))
+        y = resolved.fn(_call_fused(x, dims, kernel, bias, _LINEAR, None, reduction))
         return _operands.reduce_spatial(y, axes, reduction)
     if not axes:
-        return _call_fused(x, kernel, bias, resolved, None, reduction)
+        return _call_fused(x, dims, kernel, bias, resolved, None, reduction)
     # The kernel reduces one contiguous run of axes; any others (a mean of
     # equal-sized means is the mean) are reduced by TensorFlow afterwards.
-    start, stop = run = _fused_run(axes, _dims(x))
-    y = _call_fused(x, kernel, bias, resolved, run, reduction)
+    start, stop = run = _fused_run(axes, dims)
+    y = _call_fused(x, dims, kernel, bias, resolved, run, reduction)
     rest = tuple(a if a < start else a - (stop - start) for a in axes if not start <= a < stop)
     return _operands.reduce_spatial(y, rest, reduction)
 
@@ -116,8 +117,8 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
 _ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order")
 
 
-def _attrs(op, **overrides):
-    return {**{name: op.get_attr(name) for name in _ATTRS}, **overrides}
+def _attrs(op):
+    return {name: op.get_attr(name) for name in _ATTRS}
 
 
 @tf.RegisterGradient("SpatialOps>SpatialDense")
@@ -151,9 +152,10 @@ def _spatial_dense_grad_grad(op, grad_dx, grad_dkernel, grad_dbias):
     grad_dx = zeros_if_none(grad_dx, x)
     grad_dkernel = zeros_if_none(grad_dkernel, kernel)
     reduced = attrs["reduction"] != b"none"
+    mean_divisor = tf.cast(tf.shape(x)[2], x.dtype) if attrs["reduction"] == b"mean" else None
     g = tf.expand_dims(dy, 2) if reduced else dy
-    if attrs["reduction"] == b"mean":
-        g = g / tf.cast(tf.shape(x)[2], g.dtype)
+    if mean_divisor is not None:
+        g = g / mean_divisor
     order_one = dict(attrs, reduction="none", derivative_order=1)
     s = _forward_op(x, kernel, bias, **order_one)
     u = grad_dx * kernel + grad_dkernel * x
@@ -164,6 +166,6 @@ def _spatial_dense_grad_grad(op, grad_dx, grad_dkernel, grad_dbias):
     d_dy = s * u
     if reduced:
         d_dy = tf.reduce_sum(d_dy, axis=2)
-        if attrs["reduction"] == b"mean":
-            d_dy = d_dy / tf.cast(tf.shape(x)[2], d_dy.dtype)
+        if mean_divisor is not None:
+            d_dy = d_dy / mean_divisor
     return d_dy, ax + dz * grad_dkernel, akernel + tf.reduce_sum(dz * grad_dx, axis=0), abias
