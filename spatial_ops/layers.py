@@ -2,7 +2,7 @@
 
 import keras
 
-from . import _operands, activations, ops, reference
+from . import _operands, _xla, activations, ops, reference
 
 
 def _output_shape(input_shape, axes):
@@ -23,7 +23,7 @@ class SpatialDense(keras.layers.Layer):
     def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
                  kernel_initializer="ones", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, weight_shape=None, fused=True,
+                 kernel_constraint=None, bias_constraint=None, weight_shape=None, fused="auto",
                  **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         _operands.check_reduction(reduction)
@@ -39,8 +39,18 @@ class SpatialDense(keras.layers.Layer):
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.weight_shape = tuple(weight_shape) if weight_shape is not None else None
+        if not (isinstance(fused, bool) or fused == "auto"):
+            raise ValueError(f'fused must be "auto", True or False, got {fused!r}')
         self.fused = fused
         self.supports_masking = reduce_axis is None  # elementwise: a mask passes through
+
+    @property
+    def supports_jit(self):
+        return self.fused is False or not _xla.keras_is_resolving_auto_jit()
+
+    @supports_jit.setter
+    def supports_jit(self, value):
+        pass  # keras.layers.Layer.__init__ sets True; the property above decides
 
     def build(self, input_shape):
         spatial = tuple(input_shape[1:])
@@ -61,7 +71,13 @@ class SpatialDense(keras.layers.Layer):
         ) if self.use_bias else None
 
     def call(self, inputs):
-        implementation = ops if self.fused else reference
+        if self.fused is True and _xla.in_xla_context():
+            raise ValueError(
+                f"SpatialDense {self.name!r} has fused=True, but it is being compiled with XLA "
+                "(jit_compile=True), which cannot compile the fused custom op. Use "
+                'fused="auto" to run the composite math under XLA, or compile without XLA.'
+            )
+        implementation = reference if self.fused is False else ops
         return implementation.spatial_dense(inputs, self.kernel, self.bias,
                                             activation=self.activation,
                                             reduce_axis=self.reduce_axis,

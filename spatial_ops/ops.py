@@ -6,7 +6,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from . import _operands
+from . import _operands, _xla, reference
 from ._loader import load_op_library
 from .activations import resolve
 
@@ -95,7 +95,14 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     spatial_ops.Activation, or any callable (applied after the fused affine
     op); reduce_axis: None, an int or ints (never the batch axis 0);
     reduction: "sum" or "mean". Differentiable in x, kernel and bias.
+
+    While traced for XLA (tf.function(jit_compile=True)), which cannot compile
+    a custom op, this is spatial_ops.reference.spatial_dense: XLA fuses that
+    composite itself, with the same results and gradients.
     """
+    if _xla.in_xla_context():
+        return reference.spatial_dense(x, kernel, bias, activation=activation,
+                                       reduce_axis=reduce_axis, reduction=reduction)
     x, kernel, bias = _operands.prepare_operands(x, kernel, bias)
     axes = _operands.normalize_reduce_axes(reduce_axis, x.shape.rank)
     _operands.check_reduction(reduction)
