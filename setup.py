@@ -9,10 +9,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parent
+# The TensorFlow releases this source tree is known to build and pass its tests
+# against (scripts/tf_matrix.sh): pyproject.toml's [tool.spatial_ops] table.
+SUPPORTED_TENSORFLOW = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["spatial_ops"]["tensorflow"]
 
 # Printed as JSON by the interpreter that owns the target TensorFlow.
 _DESCRIBE_TENSORFLOW = r"""
@@ -70,7 +80,21 @@ def describe_tensorflow():
     )
 
 
+def check_supported(tensorflow):
+    """Refuses a TensorFlow outside the tested range, unless asked to try one."""
+    if os.environ.get("SPATIAL_OPS_ALLOW_UNSUPPORTED_TF") == "1":
+        return
+    if Version(tensorflow["version"]) not in SpecifierSet(SUPPORTED_TENSORFLOW):
+        sys.exit(
+            f"spatial_ops supports TensorFlow {SUPPORTED_TENSORFLOW} (pyproject.toml), but "
+            f"{tensorflow['python']} has TensorFlow {tensorflow['version']}. Install a supported "
+            "release (pip install tensorflow-cpu==2.21.0), or set SPATIAL_OPS_ALLOW_UNSUPPORTED_TF=1 "
+            "to try this one anyway (and scripts/tf_matrix.sh to test it)."
+        )
+
+
 TENSORFLOW = describe_tensorflow()
+check_supported(TENSORFLOW)
 
 
 class CMakeExtension(Extension):
@@ -97,6 +121,7 @@ class CMakeBuild(build_ext):
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DTF_COMPILE_FLAGS={';'.join(TENSORFLOW['compile_flags'])}",
             f"-DTF_LINK_FLAGS={';'.join(TENSORFLOW['link_flags'])}",
+            f"-DTF_VERSION={TENSORFLOW['version']}",
             f"-DCMAKE_BUILD_TYPE={os.environ.get('SPATIAL_OPS_BUILD_TYPE', 'Release')}",
         ] + os.environ.get("SPATIAL_OPS_CMAKE_ARGS", "").split()
         subprocess.run(configure, cwd=build_dir, check=True)
@@ -112,6 +137,8 @@ class CMakeBuild(build_ext):
             f"TF_VERSION = {info['version']!r}\n"
             f"TF_DISTRIBUTION = {info['distribution']!r}\n"
             f"CXX11_ABI = {info['cxx11_abi']!r}\n"
+            "# The checkout it was built from: the loader's rebuild command names it.\n"
+            f"SOURCE_DIR = {str(ROOT)!r}\n"
         )
 
 

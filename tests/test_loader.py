@@ -1,18 +1,24 @@
-"""The loader's ImportErrors: a missing build, a build for another TensorFlow,
-a corrupt library. Each case is a copy of the installed package, damaged on
-purpose and imported in a fresh process."""
+"""The loader's ImportErrors: a missing build, a build for another TensorFlow
+release or C++ ABI (told by _build_info.py or by the stamp compiled into the
+library), a missing or corrupt library. Each case is a copy of the installed
+package, damaged on purpose and imported in a fresh process.
+(scripts/tf_matrix.sh also shows each TensorFlow a real build for another.)"""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 
 import spatial_ops
 
 INSTALLED = Path(spatial_ops.__file__).parent
+RUNNING_ABI = int(tf.sysconfig.CXX11_ABI_FLAG)
+STAMP = re.compile(rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);")
 
 
 def import_error_of(package_dir):
@@ -24,11 +30,46 @@ def import_error_of(package_dir):
     return result.stderr.strip().splitlines()[-1]
 
 
+def rebuild_command_in(message):
+    """The loader's rebuild command names this interpreter and the checkout."""
+    source = spatial_ops._build_info.SOURCE_DIR
+    expected = f"{sys.executable} -m pip install --no-deps --force-reinstall"
+    if (Path(source) / "setup.py").is_file():
+        expected += f" {source}"
+    return expected in message
+
+
+def restamp(library, version=None, cxx11_abi=None):
+    """Rewrites the build stamp in the library file (same length, in place)."""
+    data = library.read_bytes()
+    match = STAMP.search(data)
+    assert match is not None, "the installed library carries no build stamp"
+    new_version = (version or match[1].decode()).encode()
+    new_abi = str(match[2].decode() if cxx11_abi is None else cxx11_abi).encode()
+    assert len(new_version) == len(match[1]), "the stamp is rewritten in place"
+    start, end = match.span()
+    stamp = b"spatial_ops-build-stamp:tensorflow=" + new_version + b";cxx11_abi=" + new_abi + b";"
+    library.write_bytes(data[:start] + stamp + data[end:])
+
+
+def same_length_other_version():
+    """A release that is not the running one, as long as its version string."""
+    return re.sub(r"\d", "9", tf.__version__)
+
+
 @pytest.fixture
 def package(tmp_path):
     copy = tmp_path / "spatial_ops"
     shutil.copytree(INSTALLED, copy, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
+
+
+def test_installed_library_is_stamped_with_the_running_tensorflow():
+    match = STAMP.search((INSTALLED / "_spatial_ops_tf.so").read_bytes())
+    assert match is not None
+    assert (match[1].decode(), int(match[2])) == (tf.__version__, RUNNING_ABI)
+    info = spatial_ops._build_info
+    assert (info.TF_VERSION, int(info.CXX11_ABI)) == (tf.__version__, RUNNING_ABI)
 
 
 def test_unbuilt_checkout(package):
@@ -41,7 +82,31 @@ def test_built_for_another_tensorflow(package):
     info = package / "_build_info.py"
     info.write_text(info.read_text().replace("TF_VERSION = ", "TF_VERSION = '2.0.0' or "))
     message = import_error_of(package)
-    assert "built for TensorFlow 2.0.0" in message and "pip install" in message
+    assert f"built for TensorFlow 2.0.0 (C++ ABI _GLIBCXX_USE_CXX11_ABI={RUNNING_ABI})" in message
+    assert f"but TensorFlow {tf.__version__} " in message and rebuild_command_in(message)
+
+
+def test_built_for_another_cxx_abi(package):
+    info = package / "_build_info.py"
+    info.write_text(info.read_text().replace("CXX11_ABI = ", f"CXX11_ABI = {1 - RUNNING_ABI}  # was "))
+    message = import_error_of(package)
+    assert f"built for TensorFlow {tf.__version__} (C++ ABI _GLIBCXX_USE_CXX11_ABI={1 - RUNNING_ABI})" in message
+    assert f"_GLIBCXX_USE_CXX11_ABI={RUNNING_ABI}) is installed" in message and rebuild_command_in(message)
+
+
+def test_library_copied_from_a_build_for_another_tensorflow(package):
+    other = same_length_other_version()
+    restamp(package / "_spatial_ops_tf.so", version=other)
+    message = import_error_of(package)
+    assert f"built for TensorFlow {other} " in message and "stamp compiled into _spatial_ops_tf.so" in message
+    assert rebuild_command_in(message)
+
+
+def test_library_copied_from_a_build_for_another_cxx_abi(package):
+    restamp(package / "_spatial_ops_tf.so", cxx11_abi=1 - RUNNING_ABI)
+    message = import_error_of(package)
+    assert f"_GLIBCXX_USE_CXX11_ABI={1 - RUNNING_ABI}) (the stamp compiled into" in message
+    assert rebuild_command_in(message)
 
 
 def test_library_missing(package):
@@ -52,4 +117,11 @@ def test_library_missing(package):
 def test_library_corrupt(package):
     (package / "_spatial_ops_tf.so").write_bytes(b"not a shared object")
     message = import_error_of(package)
-    assert "corrupt" in message and "pip install" in message
+    assert "corrupt" in message and rebuild_command_in(message)
+
+
+def test_stamped_library_that_fails_to_load(package):
+    library = package / "_spatial_ops_tf.so"
+    library.write_bytes(STAMP.search(library.read_bytes())[0])
+    message = import_error_of(package)
+    assert "loading" in message and "failed" in message and rebuild_command_in(message)

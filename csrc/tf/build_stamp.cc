@@ -1,0 +1,18 @@
+// The TensorFlow release and C++ ABI this op library is compiled against, kept
+// as text in the binary. The loader (spatial_ops/_loader.py) reads it from the
+// file before loading it, so a library that ends up beside another TensorFlow
+// (a copied file, an old build) is refused with a clear ImportError instead of
+// an undefined-symbol error.
+//
+// The release comes from the build (CMake's TF_VERSION, set by setup.py from
+// tf.__version__): TensorFlow's headers carry it only up to 2.19. The ABI is
+// the one this file is actually compiled with.
+#include <cstddef>  // defines _GLIBCXX_USE_CXX11_ABI when the flags do not
+
+#define SPATIAL_OPS_STRINGIFY_(x) #x
+#define SPATIAL_OPS_STRINGIFY(x) SPATIAL_OPS_STRINGIFY_(x)
+
+// Format parsed by spatial_ops/_loader.py: keep both in step.
+extern "C" __attribute__((used, visibility("default"))) const char spatial_ops_build_stamp[] =
+    "spatial_ops-build-stamp:tensorflow=" SPATIAL_OPS_STRINGIFY(SPATIAL_OPS_TF_VERSION)
+    ";cxx11_abi=" SPATIAL_OPS_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) ";";
