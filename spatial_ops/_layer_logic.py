@@ -1,0 +1,124 @@
+"""What SpatialDense does, written once for both Keras flavours: Keras 3
+(spatial_ops.layers) and tf_keras (spatial_ops.tf_keras_layers). A flavour
+mixes this class into its own Layer base and names its Keras module in
+_keras, whose initializers, regularizers and constraints it uses.
+
+Activations always resolve through Keras 3 (spatial_ops.activations): they
+select rows of the fused kernel's table, whichever Keras builds the model.
+"""
+
+import keras
+
+from . import _operands, _xla, activations, ops, reference
+
+
+class SpatialDenseLogic:
+    """y = activation(x * kernel + bias), optionally summed or averaged over
+    spatial axes, with a weight and a bias per spatial location.
+
+    Weights have the input's spatial shape input_shape[1:], or weight_shape
+    when given (any shape that broadcasts to it, e.g. (H, W, 1) to share one
+    weight over channels).
+
+    fused: "auto" runs the fused op, except while traced for XLA
+    (jit_compile=True), which cannot compile custom ops and gets the same math
+    as TensorFlow composites (spatial_ops.reference) to fuse itself; False
+    always runs the composites; True always runs the fused op and refuses XLA.
+    Keras 3's model.compile(jit_compile="auto") turns XLA on for GPU machines;
+    the layer tells it no (supports_jit) unless fused=False, so "auto" keeps
+    the fused kernels. An explicit jit_compile=True compiles the whole model
+    with XLA, this layer included as composites.
+    """
+
+    _keras = None  # the flavour's Keras module
+
+    def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
+                 kernel_initializer="ones", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, weight_shape=None, fused="auto",
+                 **kwargs):
+        flavour = self._keras
+        super().__init__(activity_regularizer=flavour.regularizers.get(activity_regularizer), **kwargs)
+        _operands.check_reduction(reduction)
+        if not (isinstance(fused, bool) or fused == "auto"):
+            raise ValueError(f'fused must be "auto", True or False, got {fused!r}')
+        activations.resolve(activation)  # refuse a bad activation now
+        self.activation = activations.keras_activations.get(activation)
+        self.use_bias = use_bias
+        self.reduce_axis = tuple(reduce_axis) if isinstance(reduce_axis, (list, tuple)) else reduce_axis
+        self.reduction = reduction
+        self.kernel_initializer = flavour.initializers.get(kernel_initializer)
+        self.bias_initializer = flavour.initializers.get(bias_initializer)
+        self.kernel_regularizer = flavour.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = flavour.regularizers.get(bias_regularizer)
+        self.kernel_constraint = flavour.constraints.get(kernel_constraint)
+        self.bias_constraint = flavour.constraints.get(bias_constraint)
+        self.weight_shape = tuple(weight_shape) if weight_shape is not None else None
+        self.fused = fused
+        self.supports_masking = reduce_axis is None  # elementwise: a mask passes through
+
+    @property
+    def supports_jit(self):
+        return self.fused is False or not _xla.keras_is_resolving_auto_jit()
+
+    @supports_jit.setter
+    def supports_jit(self, value):
+        pass  # keras.layers.Layer.__init__ sets True; the property above decides
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        spatial = input_shape[1:]
+        if len(input_shape) < 2 or any(d is None for d in spatial):
+            raise ValueError(
+                f"SpatialDense needs an input (batch, d1, ..., dk) with known spatial "
+                f"dimensions, got input shape {input_shape}"
+            )
+        _operands.normalize_reduce_axes(self.reduce_axis, len(input_shape))
+        shape = self.weight_shape if self.weight_shape is not None else spatial
+        _operands.check_broadcastable(shape, spatial, "weight_shape")
+        self.kernel = self.add_weight(
+            name="kernel", shape=shape, initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = self.add_weight(
+            name="bias", shape=shape, initializer=self.bias_initializer,
+            regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+        ) if self.use_bias else None
+
+    def call(self, inputs):
+        if self.fused is True and _xla.in_xla_context():
+            raise ValueError(
+                f"SpatialDense {self.name!r} has fused=True, but it is being compiled with XLA "
+                "(jit_compile=True), which cannot compile the fused custom op. Use "
+                'fused="auto" to run the composite math under XLA, or compile without XLA.'
+            )
+        implementation = reference if self.fused is False else ops
+        return implementation.spatial_dense(inputs, self.kernel, self.bias,
+                                            activation=self.activation,
+                                            reduce_axis=self.reduce_axis,
+                                            reduction=self.reduction)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.reduce_axis is None else None
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        axes = _operands.normalize_reduce_axes(self.reduce_axis, len(input_shape))
+        return tuple(d for i, d in enumerate(input_shape) if i not in axes)
+
+    def get_config(self):
+        flavour = self._keras
+        return {
+            **super().get_config(),
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "reduce_axis": self.reduce_axis,
+            "reduction": self.reduction,
+            "kernel_initializer": flavour.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": flavour.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": flavour.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": flavour.regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": flavour.constraints.serialize(self.kernel_constraint),
+            "bias_constraint": flavour.constraints.serialize(self.bias_constraint),
+            "weight_shape": self.weight_shape,
+            "fused": self.fused,
+        }
