@@ -119,3 +119,22 @@ def test_float64_layer(rng):
 def test_unknown_activation_is_refused_at_construction():
     with pytest.raises(ValueError, match="activation"):
         spatial_ops.SpatialDense(activation="no_such_activation")
+
+
+def test_summary_lists_the_layer_shapes_and_parameters():
+    model = keras.Sequential([keras.Input((6, 7)),
+                              spatial_ops.SpatialDense(activation="gelu", name="spatial"),
+                              spatial_ops.SpatialDense(use_bias=False, reduce_axis=-1, name="pool")])
+    lines = []
+    model.summary(print_fn=lambda line, **_: lines.append(line))
+    text = "\n".join(lines)
+    assert "spatial (SpatialDense)" in text and "(None, 6, 7)" in text and "84" in text
+    assert "pool (SpatialDense)" in text and "(None, 6)" in text and "42" in text
+    assert model.count_params() == 84 + 42
+
+
+def test_mask_passes_through_elementwise_layers_only():
+    x = np.ones((2, 3, 4), np.float32)
+    mask = tf.constant([[True, True, False], [True, False, False]])
+    assert spatial_ops.SpatialDense().compute_mask(x, mask) is mask
+    assert spatial_ops.SpatialDense(reduce_axis=-1).compute_mask(x, mask) is None
