@@ -5,6 +5,9 @@ benchmarks/speedup.png (fused speed-up against size).
     .venv/bin/python benchmarks/report.py            # full run, a few minutes
     .venv/bin/python benchmarks/report.py --json run.json   # re-render a saved run
 
+A full run also measures training-step peak memory (benchmarks/peak_memory.py)
+and keeps its table in benchmarks/last_peak_memory.md for re-rendering.
+
 The floor is the bytes a pass must move over the bandwidth of a large copy
 measured in the same run: forward reads x and writes y; a training step also
 reads dy and x again and writes dx.
@@ -113,8 +116,12 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = parser.parse_args()
     json_path = args.json or str(ROOT / "benchmarks" / "last_run.json")
+    memory_path = ROOT / "benchmarks" / "last_peak_memory.md"
     if not args.json:
         run_suite(json_path)
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import peak_memory  # noqa: PLC0415
+        memory_path.write_text(peak_memory.table((1024, 256, 256)))
     data, copies, times = parse(json_path)
     plot(times, ROOT / "benchmarks" / "speedup.png")
     Path(args.out).write_text(
@@ -129,6 +136,8 @@ def main():
         "under XLA (`jit_compile=True`).\n\n"
         + table(copies, times)
         + "\n![speed-up against size](benchmarks/speedup.png)\n"
+        + ("\n## Peak memory\n\nMeasured by `benchmarks/peak_memory.py` (how, in its docstring).\n\n"
+           + memory_path.read_text() if memory_path.exists() else "")
     )
     print(f"wrote {args.out} and benchmarks/speedup.png")
 

@@ -69,3 +69,10 @@ def test_spatial_dense(benchmark, size, pass_, activation, reduce_axis, implemen
         run = lambda: training_step(fn, x, kernel, bias, activation, reduce_axis)
     run()  # trace and compile outside the timing
     benchmark(run)
+
+
+def test_peak_memory_script_runs():
+    """benchmarks/peak_memory.py end to end at a tiny size (it measures, never judges)."""
+    import peak_memory
+    table = peak_memory.table((8, 3, 3))
+    assert table.count("\n| relu | None |") == 1

@@ -1,0 +1,101 @@
+"""Peak memory of one training step (forward, then gradients of x, kernel
+and bias), fused against the composite peers, in units of x's size.
+
+    .venv/bin/python benchmarks/peak_memory.py [--size 1024 256 256]
+
+Each measurement runs in a fresh process: one warm-up step on two samples
+(code paths; tf.function and XLA trace and compile again for the full
+size, which costs megabytes, not tensors), then the inputs (x, kernel,
+bias and the upstream gradient dy, written in place so that no freed
+temporaries are left to reuse), then one step; reported is how far the
+step raises the peak resident set (Linux VmHWM, restarted just before). The result y and dx are
+counted: no step can do with less than those two.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+IMPLEMENTATIONS = ("fused", "eager", "tf.function", "xla")
+QUICK = os.environ.get("SPATIAL_OPS_BENCH_QUICK") == "1"  # CI's smoke run
+ACTIVATIONS = ("relu",) if QUICK else ("relu", "gelu")
+REDUCE_AXES = (None,) if QUICK else (None, -1)
+
+
+def _status_bytes(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def measure(implementation, activation, reduce_axis, size):
+    """Growth of the peak resident set during one step, in units of x."""
+    import numpy as np
+    import tensorflow as tf
+
+    sys.path.insert(0, str(HERE))
+    from test_bench_cpu import IMPLEMENTATIONS as FUNCTIONS
+
+    fn = FUNCTIONS[implementation]
+
+    def step(x, kernel, bias, dy):
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel, bias])
+            y = fn(x, kernel, bias, activation=activation, reduce_axis=reduce_axis)
+        return y, tape.gradient(y, [x, kernel, bias], output_gradients=dy)
+
+    def inputs(size):
+        # tf.fill writes in place: no temporaries whose freed memory the step could reuse.
+        kernel, bias = (tf.random.normal(size[1:], seed=seed) for seed in (1, 2))
+        return (tf.fill(size, 0.5), kernel, bias,
+                tf.fill(size if reduce_axis is None else size[:-1], 1.0))
+
+    step(*inputs((2, *size[1:])))  # warm-up: code paths and tracing, on two samples
+    operands = inputs(size)
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # restart the peak (VmHWM) from the current resident set
+    before = _status_bytes("VmRSS")
+    y, gradients = step(*operands)
+    assert gradients[0].shape == size
+    return (_status_bytes("VmHWM") - before) / (np.prod(size) * 4)
+
+
+def table(size):
+    """The markdown table, one fresh process per cell."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    lines = [f"Training-step peak memory beyond the inputs, x = {'x'.join(map(str, size))} float32, "
+             "in units of x (y and dx are 2):\n",
+             "| activation | reduce_axis | " + " | ".join(IMPLEMENTATIONS) + " |",
+             "| --- | --- |" + " --- |" * len(IMPLEMENTATIONS)]
+    for activation in ACTIVATIONS:
+        for axis in REDUCE_AXES:
+            cells = []
+            for implementation in IMPLEMENTATIONS:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", implementation, activation, str(axis),
+                     "--size", *map(str, size)], env=env, check=True, capture_output=True, text=True)
+                cells.append(f"{float(out.stdout.split()[-1]):.2f}")
+            lines.append(f"| {activation} | {axis} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, nargs="+", default=[1024, 256, 256])
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    size = tuple(args.size)
+    if args.child:
+        implementation, activation, axis = args.child
+        print(measure(implementation, activation, None if axis == "None" else int(axis), size))
+    else:
+        print(table(size))
+
+
+if __name__ == "__main__":
+    main()
