@@ -72,6 +72,16 @@ def test_installed_library_is_stamped_with_the_running_tensorflow():
     assert (info.TF_VERSION, int(info.CXX11_ABI)) == (tf.__version__, RUNNING_ABI)
 
 
+def test_installed_library_names_tensorflow_framework_as_needed():
+    # Without the NEEDED entry, TensorFlow 2.16 to 2.18 cannot resolve the op
+    # library's symbols (undefined symbol: typeinfo for tensorflow::OpKernel).
+    framework = [flag[len("-l:"):] for flag in tf.sysconfig.get_link_flags() if flag.startswith("-l:")]
+    dynamic = subprocess.run(["readelf", "--dynamic", str(INSTALLED / "_spatial_ops_tf.so")],
+                             capture_output=True, text=True, check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
+    assert framework and set(framework) <= set(needed), (framework, needed)
+
+
 def test_unbuilt_checkout(package):
     (package / "_build_info.py").unlink()
     message = import_error_of(package)
