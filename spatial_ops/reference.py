@@ -1,7 +1,7 @@
 """The same math as the fused op written as plain TensorFlow composites: the
 ground truth every fused result is tested against."""
 
-from . import _operands
+from . import _operands, _tf_compat
 from .activations import resolve
 
 
@@ -13,4 +13,5 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     z = x * kernel
     if bias is not None:
         z = z + bias
-    return _operands.reduce_spatial(resolve(activation).fn(z), axes, reduction)
+    activation_fn = _tf_compat.reference_function(resolve(activation))
+    return _operands.reduce_spatial(activation_fn(z), axes, reduction)
