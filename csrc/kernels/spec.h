@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "activation_table.h"
+#include "portability.h"
 
 namespace spatial_ops {
 
@@ -17,7 +18,7 @@ enum class Reduction { kNone, kSum, kMean };
 // x -> [batch, outer, reduced, inner]; weights -> [outer, reduced, inner].
 struct CanonicalShape {
   int64_t batch = 0, outer = 0, reduced = 0, inner = 0;
-  int64_t spatial_size() const { return outer * reduced * inner; }
+  SO_HD int64_t spatial_size() const { return outer * reduced * inner; }
 };
 
 struct SpatialDenseSpec {
