@@ -1,0 +1,67 @@
+// The arrays of one call as the kernels see them (data pointer, dtype, dims,
+// where they live), from host arrays (NumPy, or anything NumPy can view) or
+// CUDA device arrays (__cuda_array_interface__ or DLPack: CuPy arrays,
+// PyTorch tensors, ...). Parsing never touches the GPU, so every error about
+// the arguments comes before any CUDA call, and reads the same with or
+// without a GPU.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "../kernels/dtypes.h"
+#include "../kernels/spec.h"
+
+namespace spatial_ops {
+namespace python {
+
+namespace py = pybind11;
+
+enum class Placement { kHost, kDevice };
+
+struct ArrayArg {
+  std::string name;  // the argument, for messages
+  Placement placement = Placement::kHost;
+  DType dtype = DType::kFloat32;
+  Dims dims;
+  void* data = nullptr;
+  bool writable = true;
+  int device = -1;  // CUDA ordinal when the protocol states it (DLPack), else -1
+  // The stream its producer queues work on, when known: ordering the launch
+  // after it makes the data ready (see producer_stream).
+  std::optional<intptr_t> producer_stream;
+  py::object keep_alive;          // the host array, or the device array object
+  std::shared_ptr<void> dlpack;   // releases an imported DLPack tensor
+
+  std::string describe() const;  // "x float32 [2, 3, 4, 5] (CUDA device array)"
+};
+
+const char* dtype_name(DType dtype);
+
+// Where an object's data lives, judged from the protocols it offers.
+Placement placement_of(const py::handle& object);
+
+// A host operand, viewed C-contiguous (copied only if it is not).
+ArrayArg host_operand(const py::handle& object, const char* name);
+// A host output: a writable C-contiguous NumPy array, used as it is.
+ArrayArg host_output(const py::handle& object, const char* name);
+
+// The current stream of the array's library, when it says or can be asked:
+// __cuda_array_interface__ version 3 states it (CuPy, Numba); PyTorch keeps
+// it in torch.cuda.current_stream(). Stream handles follow the protocols: 1
+// (or 0) the legacy default stream, 2 the per-thread default, else a
+// cudaStream_t.
+std::optional<intptr_t> producer_stream(const py::handle& object);
+
+// A device array through __cuda_array_interface__, or DLPack when that is
+// all it offers (asking __dlpack__ for data ready on `stream`). It must be
+// C-contiguous: device arrays are never copied.
+ArrayArg device_array(const py::handle& object, const char* name, intptr_t stream);
+
+}  // namespace python
+}  // namespace spatial_ops

@@ -1,0 +1,107 @@
+// GPU OpKernels: validate inputs (kernels/spec.h), allocate outputs and
+// scratch with TensorFlow's allocator, and queue the CUDA launchers
+// (kernels/cuda.h) on the op's own stream. Host C++ only: as in
+// tensorflow/custom-op, the .cu files include no TensorFlow header.
+// Compiled with GOOGLE_CUDA=1 and EIGEN_USE_GPU (CMakeLists.txt).
+#include <string>
+
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/register_types.h"
+#include "tensorflow/core/framework/tensor.h"
+#include "unsupported/Eigen/CXX11/Tensor"
+
+#include "../kernels/cuda.h"
+#include "op_kernel_common.h"
+
+namespace spatial_ops {
+namespace tf_kernels {
+namespace {
+
+using ::tensorflow::OpKernelConstruction;
+using ::tensorflow::OpKernelContext;
+using ::tensorflow::Tensor;
+using ::tensorflow::TensorShape;
+
+// The stream TensorFlow runs this op's kernels on: queued there, the launch
+// follows the ops that produced the inputs and precedes those that use the
+// outputs, with no synchronisation.
+void* stream_of(OpKernelContext* ctx) {
+  return static_cast<void*>(ctx->eigen_device<Eigen::GpuDevice>().stream());
+}
+
+// Scratch from TensorFlow's device allocator, held by *holder until Compute
+// returns; the allocator reuses it only for work queued later on the stream.
+absl::Status allocate_scratch(OpKernelContext* ctx, size_t bytes, Tensor* holder, void** data) {
+  *data = nullptr;
+  if (bytes == 0) return absl::OkStatus();
+  TF_RETURN_IF_ERROR(
+      ctx->allocate_temp(tensorflow::DT_INT8, TensorShape({static_cast<int64_t>(bytes)}), holder));
+  *data = holder->data();
+  return absl::OkStatus();
+}
+
+class SpatialDenseGpuOp : public SpatialDenseOpBase {
+ public:
+  using SpatialDenseOpBase::SpatialDenseOpBase;
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &bias = ctx->input(2);
+    SpatialDenseSpec spec = spec_;
+    const std::string error = check_forward(dims_of(x), dims_of(kernel), dims_of(bias), &spec);
+    OP_REQUIRES(ctx, error.empty(), absl::InvalidArgumentError(error));
+    Tensor* y = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape(spec.output_dims()), &y));
+    Tensor scratch;
+    void* workspace = nullptr;
+    OP_REQUIRES_OK(ctx, allocate_scratch(ctx, spatial_dense_forward_cuda_workspace(spec, dtype_of(x)),
+                                         &scratch, &workspace));
+    const std::string launch = spatial_dense_forward_cuda(spec, dtype_of(x), x.data(), kernel.data(),
+                                                          bias.data(), y->data(), workspace,
+                                                          stream_of(ctx));
+    OP_REQUIRES(ctx, launch.empty(), absl::InternalError(launch));
+  }
+};
+
+class SpatialDenseGradGpuOp : public SpatialDenseOpBase {
+ public:
+  using SpatialDenseOpBase::SpatialDenseOpBase;
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &dy = ctx->input(0), &x = ctx->input(1), &kernel = ctx->input(2),
+                 &bias = ctx->input(3);
+    SpatialDenseSpec spec = spec_;
+    const std::string error =
+        check_backward(dims_of(dy), dims_of(x), dims_of(kernel), dims_of(bias), &spec);
+    OP_REQUIRES(ctx, error.empty(), absl::InvalidArgumentError(error));
+    Tensor *dx = nullptr, *dkernel = nullptr, *dbias = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, kernel.shape(), &dkernel));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, bias.shape(), &dbias));
+    Tensor scratch;
+    void* workspace = nullptr;
+    OP_REQUIRES_OK(ctx, allocate_scratch(ctx, spatial_dense_backward_cuda_workspace(spec, dtype_of(x)),
+                                         &scratch, &workspace));
+    const std::string launch = spatial_dense_backward_cuda(
+        spec, dtype_of(x), dy.data(), x.data(), kernel.data(), bias.data(), dx->data(),
+        dkernel->data(), dbias->data(), workspace, stream_of(ctx));
+    OP_REQUIRES(ctx, launch.empty(), absl::InternalError(launch));
+  }
+};
+
+#define SPATIAL_OPS_REGISTER_GPU(T)                                                     \
+  REGISTER_KERNEL_BUILDER(                                                              \
+      Name("SpatialOps>SpatialDense").Device(tensorflow::DEVICE_GPU).TypeConstraint<T>("T"), \
+      SpatialDenseGpuOp);                                                               \
+  REGISTER_KERNEL_BUILDER(Name("SpatialOps>SpatialDenseGrad")                           \
+                              .Device(tensorflow::DEVICE_GPU)                           \
+                              .TypeConstraint<T>("T"),                                  \
+                          SpatialDenseGradGpuOp);
+TF_CALL_half(SPATIAL_OPS_REGISTER_GPU);
+TF_CALL_bfloat16(SPATIAL_OPS_REGISTER_GPU);
+TF_CALL_float(SPATIAL_OPS_REGISTER_GPU);
+TF_CALL_double(SPATIAL_OPS_REGISTER_GPU);
+#undef SPATIAL_OPS_REGISTER_GPU
+
+}  // namespace
+}  // namespace tf_kernels
+}  // namespace spatial_ops
