@@ -1,0 +1,183 @@
+"""The fused op in float64 NumPy, for the GPU tests: the machines that run them
+have no TensorFlow, so spatial_ops.reference cannot serve there. Each row of
+the kernels' activation table (csrc/kernels/activation_table.h) is written
+here as plain math with the constants of the TensorFlow ops Keras calls;
+test_numpy_reference.py checks every row against spatial_ops.reference and
+TensorFlow's gradients wherever TensorFlow is installed.
+
+Only values away from kinks are defined: the tests draw operands there."""
+
+import math
+
+import numpy as np
+
+# tf.nn.gelu holds these in float32, whatever the dtype.
+_GELU_C = float(np.float32(0.7071067811865476))
+_GELU_TANH_K1 = float(np.float32(0.044715))
+_GELU_TANH_K0 = math.sqrt(2 / math.pi)
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def _sigmoid(z):
+    return 0.5 * (1 + np.tanh(z / 2))
+
+
+def _step(condition, value=1.0):
+    return np.where(condition, value, 0.0)
+
+
+def _relu_general(z, slope, max_value, threshold):
+    has_max = max_value < math.inf
+    positive = np.where(z > threshold, z, 0.0)
+    if has_max:
+        positive = np.clip(positive, 0.0, max_value)
+    value = positive - slope * np.maximum(threshold - z, 0.0)
+    passes = (z > threshold) & ((z < max_value) if has_max else True)
+    return value, _step(passes) + slope * _step(z < threshold), np.zeros_like(z)
+
+
+def _gelu(z):
+    zc = z * _GELU_C
+    density = _GELU_C / math.sqrt(math.pi) * np.exp(-zc * zc)
+    return 0.5 * z * _erfc(-zc), 0.5 * _erfc(-zc) + z * density, density * (2 - 2 * zc * zc)
+
+
+def _gelu_tanh(z):
+    k0, k1 = _GELU_TANH_K0, _GELU_TANH_K1
+    t = np.tanh(k0 * (z + k1 * z**3))
+    sech2 = 1 - t * t
+    du, d2u = k0 * (1 + 3 * k1 * z * z), 6 * k0 * k1 * z
+    return (0.5 * z * (1 + t), 0.5 * (1 + t) + 0.5 * z * sech2 * du,
+            sech2 * (du + 0.5 * z * (d2u - 2 * t * du * du)))
+
+
+def _sigmoid_row(z):
+    s = _sigmoid(z)
+    return s, s * (1 - s), s * (1 - s) * (1 - 2 * s)
+
+
+def _log_sigmoid(z):
+    s = _sigmoid(z)
+    return -np.logaddexp(0.0, -z), 1 - s, -s * (1 - s)
+
+
+def _tanh(z):
+    t = np.tanh(z)
+    return t, 1 - t * t, -2 * t * (1 - t * t)
+
+
+def _tanh_shrink(z):
+    t = np.tanh(z)
+    return z - t, t * t, 2 * t * (1 - t * t)
+
+
+def _softplus(z):
+    s = _sigmoid(z)
+    return np.logaddexp(0.0, z), s, s * (1 - s)
+
+
+def _sparse_plus(z):
+    inside = (z > -1) & (z < 1)
+    value = np.where(z <= -1, 0.0, np.where(z < 1, 0.25 * (z + 1) ** 2, z))
+    return value, np.where(z <= -1, 0.0, np.where(z < 1, 0.5 * (z + 1), 1.0)), _step(inside, 0.5)
+
+
+def _squareplus(z, b):
+    r = np.sqrt(z * z + b)
+    return (z + r) / 2, 0.5 * (1 + z / r), 0.5 * b / r**3
+
+
+def _softsign(z):
+    d = 1 + np.abs(z)
+    return z / d, 1 / d**2, -2 * np.sign(z) / d**3
+
+
+def _silu(z):
+    s = _sigmoid(z)
+    return z * s, s * (1 + z * (1 - s)), s * (1 - s) * (2 + z * (1 - 2 * s))
+
+
+def _hard_silu(z):
+    hs, dhs = np.clip(z + 3, 0, 6) / 6, _step((z > -3) & (z < 3), 1 / 6)
+    return z * hs, hs + z * dhs, 2 * dhs
+
+
+def _mish(z):
+    s, t = _sigmoid(z), np.tanh(np.logaddexp(0.0, z))
+    return (z * t, t + z * (1 - t * t) * s,
+            (1 - t * t) * s * (2 + z * ((1 - s) - 2 * t * s)))
+
+
+def _piecewise_linear(value, slope):
+    return lambda z, *p: (value(z, *p), slope(z, *p), np.zeros_like(z))
+
+
+# Row name -> f(z, *params) returning (value, derivative, second derivative).
+ROWS = {
+    "linear": _piecewise_linear(lambda z: z, lambda z: np.ones_like(z)),
+    "relu": _piecewise_linear(lambda z: np.maximum(z, 0.0), lambda z: _step(z > 0)),
+    "relu_general": _relu_general,
+    "relu6": _piecewise_linear(lambda z: np.clip(z, 0, 6), lambda z: _step((z > 0) & (z < 6))),
+    "leaky_relu": _piecewise_linear(lambda z, a: np.where(z > 0, z, a * z),
+                                    lambda z, a: np.where(z > 0, 1.0, a)),
+    "elu": lambda z, a: (np.where(z > 0, z, a * np.expm1(z)), np.where(z > 0, 1.0, a * np.exp(z)),
+                         np.where(z < 0, a * np.exp(z), 0.0)),
+    "celu": lambda z, a: (np.maximum(z, 0) + a * np.expm1(np.minimum(z, 0) / a),
+                          np.where(z > 0, 1.0, np.exp(z / a)), np.where(z < 0, np.exp(z / a) / a, 0.0)),
+    "selu": lambda z: (np.where(z < 0, _SELU_SCALE * _SELU_ALPHA * np.expm1(z), _SELU_SCALE * z),
+                       np.where(z < 0, _SELU_SCALE * _SELU_ALPHA * np.exp(z), _SELU_SCALE),
+                       np.where(z < 0, _SELU_SCALE * _SELU_ALPHA * np.exp(z), 0.0)),
+    "gelu": _gelu,
+    "gelu_tanh": _gelu_tanh,
+    "sigmoid": _sigmoid_row,
+    "hard_sigmoid": _piecewise_linear(lambda z: np.clip(z + 3, 0, 6) / 6,
+                                      lambda z: _step((z > -3) & (z < 3), 1 / 6)),
+    "log_sigmoid": _log_sigmoid,
+    "sparse_sigmoid": _piecewise_linear(lambda z: np.clip(0.5 * (z + 1), 0, 1),
+                                        lambda z: _step((z > -1) & (z < 1), 0.5)),
+    "tanh": _tanh,
+    "hard_tanh": _piecewise_linear(lambda z: np.clip(z, -1, 1), lambda z: _step((z > -1) & (z < 1))),
+    "tanh_shrink": _tanh_shrink,
+    "hard_shrink": _piecewise_linear(lambda z, a: np.where(np.abs(z) > a, z, 0.0),
+                                     lambda z, a: _step(np.abs(z) > a)),
+    "soft_shrink": _piecewise_linear(lambda z, a: np.where(z > a, z - a, np.where(z < -a, z + a, 0.0)),
+                                     lambda z, a: _step(np.abs(z) > a)),
+    "softplus": _softplus,
+    "sparse_plus": _sparse_plus,
+    "squareplus": _squareplus,
+    "softsign": _softsign,
+    "silu": _silu,
+    "hard_silu": _hard_silu,
+    "mish": _mish,
+    "exponential": lambda z: (np.exp(z),) * 3,
+    "threshold": _piecewise_linear(lambda z, a, b: np.where(z > a, z, b), lambda z, a, b: _step(z > a)),
+}
+
+
+def activation(row, params, z, derivative_order=0):
+    """(value, derivative) in z of the row, or of its derivative when
+    derivative_order is 1, as the kernels' derivative_order attribute."""
+    terms = ROWS[row](z, *params)
+    return terms[derivative_order], terms[derivative_order + 1]
+
+
+def forward(x, kernel, bias, row, params, reduction="none", derivative_order=0):
+    """y of the canonical view: x [B, A, R, C], weights [A, R, C]; float64."""
+    z = x * kernel + (0.0 if bias is None else bias)
+    y = activation(row, params, z, derivative_order)[0]
+    if reduction == "none":
+        return y
+    total = y.sum(axis=2)
+    return total / x.shape[2] if reduction == "mean" else total
+
+
+def backward(dy, x, kernel, bias, row, params, reduction="none", derivative_order=0):
+    """(dx, dkernel, dbias) of forward for the incoming gradient dy; float64."""
+    z = x * kernel + (0.0 if bias is None else bias)
+    slope = activation(row, params, z, derivative_order)[1]
+    if reduction != "none":
+        dy = dy[:, :, None, :] / (x.shape[2] if reduction == "mean" else 1)
+    dz = dy * slope
+    return dz * kernel, (dz * x).sum(axis=0), (None if bias is None else dz.sum(axis=0))

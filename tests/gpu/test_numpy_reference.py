@@ -1,0 +1,90 @@
+"""The GPU tests' float64 NumPy reference (numpy_reference.py) and catalogue
+(gpu_support.CASES) against the ground truth: spatial_ops.reference and
+TensorFlow's own first and second derivatives. Runs wherever TensorFlow is
+installed (the CPU CI), so the GPU machines, which have none, test the
+kernels against a reference checked here."""
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+spatial_ops = pytest.importorskip("spatial_ops")
+
+from spatial_ops.activations import resolve  # noqa: E402
+
+import numpy_reference  # noqa: E402
+from gpu_support import CASES, assert_close, draw_operands  # noqa: E402
+
+
+def keras_activation(case):
+    name, kwargs = case.keras
+    return spatial_ops.Activation(name, **kwargs) if kwargs else name
+
+
+def test_the_catalogue_covers_every_table_row():
+    assert {case.row for case in CASES} == set(numpy_reference.ROWS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_catalogue_rows_are_what_the_op_sends(case):
+    resolved = resolve(keras_activation(case))
+    assert (resolved.fused_name, resolved.params) == (case.row, case.params)
+
+
+def tf_derivatives(case, z):
+    """Value, first and second derivative of the Keras activation, by
+    TensorFlow's own gradients in float64. TensorFlow registers no gradient
+    for SoftsignGrad: softsign's second derivative is central differences
+    of its first."""
+    fn = resolve(keras_activation(case)).fn
+
+    def value_and_first(z):
+        z = tf.constant(z)
+        with tf.GradientTape(persistent=True) as outer:
+            outer.watch(z)
+            with tf.GradientTape() as inner:
+                inner.watch(z)
+                value = fn(z)
+            first = inner.gradient(value, z)
+        return value, first, outer, z
+
+    value, first, outer, z_tensor = value_and_first(z)
+    if case.row == "softsign":
+        h = 1e-6
+        second = (value_and_first(z + h)[1] - value_and_first(z - h)[1]).numpy() / (2 * h)
+    else:
+        second = outer.gradient(first, z_tensor, unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy()
+    return value.numpy(), first.numpy(), second
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_rows_match_tensorflow(rng, case):
+    x, kernel, bias = draw_operands(rng, (6, 40), (40,), lambda v: v, case.kinks)
+    z = x * kernel + bias
+    value, first, second = tf_derivatives(case, z)
+    terms = numpy_reference.ROWS[case.row](z, *case.params)
+    assert_close(terms[0], value, "float64", "value")
+    assert_close(terms[1], first, "float64", "derivative")
+    if case.row == "softsign":  # differences: about 1e-10 of truncation and rounding
+        np.testing.assert_allclose(terms[2], second, rtol=1e-6, atol=1e-6)
+    else:
+        assert_close(terms[2], second, "float64", "second derivative")
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("case", CASES[::5], ids=lambda c: c.id)
+def test_op_matches_spatial_ops_reference(rng, case, reduction):
+    x, kernel, bias = draw_operands(rng, (3, 2, 5, 4), (2, 5, 4), lambda v: v, case.kinks)
+    dy_shape = (3, 2, 5, 4) if reduction == "none" else (3, 2, 4)
+    dy = rng.normal(size=dy_shape)
+    kwargs = dict(activation=keras_activation(case), reduce_axis=None if reduction == "none" else 2,
+                  reduction="sum" if reduction == "none" else reduction)
+    operands = [tf.constant(a) for a in (x, kernel, bias)]
+    with tf.GradientTape() as tape:
+        tape.watch(operands)
+        y = spatial_ops.reference.spatial_dense(*operands, **kwargs)
+    grads = tape.gradient(y, operands, output_gradients=tf.constant(dy))
+    assert_close(numpy_reference.forward(x, kernel, bias, case.row, case.params, reduction), y, "float64")
+    got = numpy_reference.backward(dy, x, kernel, bias, case.row, case.params, reduction)
+    for name, g, want in zip(("dx", "dkernel", "dbias"), got, grads):
+        assert_close(g, want, "float64", name)
