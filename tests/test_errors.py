@@ -1,12 +1,11 @@
 """Bad input gets a clear error naming the shapes: ValueError from the Python
-API and the layer, InvalidArgumentError from the raw ops."""
+API and the layer. (The raw ops' InvalidArgumentError: test_raw_ops.py.)"""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import spatial_ops
-from spatial_ops import ops as fused_ops
 
 f32 = lambda *shape: tf.zeros(shape, tf.float32)
 
@@ -47,38 +46,3 @@ def test_layer_raises_value_error(make_layer, shape, match):
 def test_layer_refuses_a_bad_reduction_at_construction():
     with pytest.raises(ValueError, match="'sum' or 'mean'"):
         spatial_ops.SpatialDense(reduction="max")
-
-
-def raw(x, kernel, bias, **attrs):
-    return fused_ops._forward_op(x, kernel, bias, **attrs)
-
-
-@pytest.mark.parametrize("call,match", [
-    (lambda: raw(f32(2, 3, 4), f32(3, 4), f32(3, 4)), r"4-D.*x \[2, 3, 4\]"),
-    (lambda: raw(f32(2, 1, 3, 4), f32(1, 3, 5), f32(1, 3, 4)), r"kernel.*x \[2, 1, 3, 4\], kernel \[1, 3, 5\]"),
-    (lambda: raw(f32(2, 1, 3, 4), f32(1, 3, 4), f32(3, 4)), r"bias \[3, 4\]"),
-    (lambda: raw(f32(2, 1, 3, 4), f32(1, 3, 4), f32(1, 3, 4), has_bias=False), r"bias must be \[0\]"),
-    (lambda: raw(f32(2, 1, 3, 4), f32(1, 3, 4), f32(1, 3, 4), activation="nope"), r"unknown activation 'nope'"),
-    (lambda: raw(f32(2, 1, 3, 4), f32(1, 3, 4), f32(1, 3, 4), activation="elu"), r"takes 1 parameter"),
-    (lambda: raw(f32(2, 1, 3, 4), f32(1, 3, 4), f32(1, 3, 4), activation="elu",
-                 activation_params=["one"]), r"decimal"),
-    (lambda: raw(f32(2, 1, 3, 4), f32(1, 3, 4), f32(1, 3, 4), activation="elu",
-                 activation_params=["nan"]), r"NaN"),
-    (lambda: raw(f32(2, 1, 3, 4), f32(1, 3, 4), tf.zeros([1, 3, 4], tf.float64)), r"double"),
-    (lambda: fused_ops._backward_op(f32(2, 1, 3), f32(2, 1, 3, 4), f32(1, 3, 4), f32(1, 3, 4)),
-     r"dy must have the forward output's shape \[2, 1, 3, 4\], got dy \[2, 1, 3\]"),
-    (lambda: fused_ops._backward_op(f32(2, 1, 4), f32(2, 1, 3, 4), f32(1, 3, 4), f32(1, 3, 4),
-                                    reduction="sum"), None),  # valid: the reduced output's shape
-], ids=range(11))
-def test_raw_ops_raise_invalid_argument(call, match):
-    if match is None:
-        assert [t.shape for t in call()] == [(2, 1, 3, 4), (1, 3, 4), (1, 3, 4)]
-        return
-    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
-        call()
-
-
-def test_raw_op_shape_function_refuses_mismatch_in_graphs():
-    fn = tf.function(lambda x, k: raw(x, k, tf.zeros([1, 3, 4])))
-    with pytest.raises(ValueError, match="Dimension"):
-        fn.get_concrete_function(tf.TensorSpec([2, 1, 3, 4]), tf.TensorSpec([1, 3, 5]))

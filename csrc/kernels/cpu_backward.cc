@@ -16,6 +16,7 @@ namespace {
 int64_t batch_blocks(int64_t batch, int64_t n_total, int64_t spatial_blocks) {
   constexpr int64_t kTargetUnits = 64;
   constexpr int64_t kMinUnitElements = 16384;
+  if (spatial_blocks == 0) return 1;  // no spatial elements: nothing to split
   const int64_t wanted = ceil_div(kTargetUnits, spatial_blocks);
   const int64_t affordable = batch * std::min(n_total, kSpatialBlock) / kMinUnitElements;
   return std::max<int64_t>(1, std::min({wanted, affordable, batch}));

@@ -52,13 +52,17 @@ std::string check_derivative_order(int64_t order) {
 
 namespace {
 
-// Product of dims, or -1 when a dim is negative or the product overflows.
+// Product of dims, or -1 when a dim is negative or the product of the
+// nonzero dims overflows: then no partial product the kernels form (such as
+// outer * reduced of an empty tensor) can overflow either.
 int64_t checked_product(const Dims& dims) {
-  int64_t product = 1;
+  int64_t nonzero_product = 1;
+  bool empty = false;
   for (int64_t d : dims) {
-    if (d < 0 || __builtin_mul_overflow(product, d, &product)) return -1;
+    if (d < 0 || __builtin_mul_overflow(nonzero_product, d == 0 ? 1 : d, &nonzero_product)) return -1;
+    empty |= d == 0;
   }
-  return product;
+  return empty ? 0 : nonzero_product;
 }
 
 bool weights_match(const Dims& weights, const Dims& x) {
