@@ -104,7 +104,10 @@ struct LeakyRelu : PiecewiseLinear {  // a: negative_slope
 
 struct Elu {  // a: alpha
   template <class T> SO_HD static T value(T z, const Params<T>& p) { return z > T(0) ? z : p.a * expm1(z); }
-  template <class T> SO_HD static T derivative(T z, const Params<T>& p) { return z > T(0) ? T(1) : p.a * exp(z); }
+  // NaN gives a, as TensorFlow's EluGrad (its y < 0 test fails, dy passes).
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
+    return z > T(0) ? T(1) : p.a * exp(z < T(0) ? z : T(0));
+  }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>& p) {
     return z < T(0) ? p.a * exp(z) : T(0);
   }
@@ -177,18 +180,22 @@ struct GeluTanh {
     const T s = u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
     return {s, T(4) * e / ((T(1) + e) * (T(1) + e)), T(2) * s - T(1)};
   }
+  template <class T> SO_HD static bool saturated(T z, const Terms<T>& t) {
+    return (t.sech2 == T(0)) & (abs(z) < T(INFINITY));
+  }
   template <class T> SO_HD static T value(T z, const Params<T>&) {
     return z * terms(inner(z)).sigmoid;
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     const Terms<T> t = terms(inner(z));
-    // For large |z| sech2 is 0 while du may be Inf: skip the 0 * Inf.
-    return t.sigmoid + (t.sech2 == T(0) ? T(0) : T(0.5) * z * t.sech2 * du(z));
+    // For large finite |z| sech2 is 0 while du may be Inf: skip the 0 * Inf
+    // (TensorFlow's gradient is NaN there). At z = +-Inf keep it: NaN, as in TensorFlow.
+    return t.sigmoid + (saturated(z, t) ? T(0) : T(0.5) * z * t.sech2 * du(z));
   }
   // sech^2(u) (u' + z (u'' - 2 tanh(u) u'^2) / 2)
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
     const Terms<T> t = terms(inner(z));
-    if (t.sech2 == T(0)) return T(0);
+    if (saturated(z, t)) return T(0);
     const T d1 = du(z), d2 = T(6) * k0<T>() * k1<T>() * z;
     return t.sech2 * (d1 + T(0.5) * z * (d2 - T(2) * t.tanh * d1 * d1));
   }
@@ -232,8 +239,9 @@ struct SparseSigmoid : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) {
     return z <= T(-1) ? T(0) : (z >= T(1) ? T(1) : T(0.5) * (z + T(1)));
   }
+  // NaN gives 0.5: Keras' tf.where falls through to the linear branch.
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    return ((z > T(-1)) & (z < T(1))) ? T(0.5) : T(0);
+    return ((z <= T(-1)) | (z >= T(1))) ? T(0) : T(0.5);
   }
 };
 
@@ -299,8 +307,11 @@ struct SparsePlus {
     const T u = z + T(1);
     return z <= T(-1) ? T(0) : (z < T(1) ? T(0.25) * (u * u) : z);
   }
+  // tf.where's gradient masks dy before the quadratic branch scales it by
+  // 0.5 (z + 1): 0 * Inf is NaN at z = +-Inf (and NaN at NaN), as in TensorFlow.
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    return z <= T(-1) ? T(0) : (z < T(1) ? T(0.5) * (z + T(1)) : T(1));
+    const T quadratic = ((z > T(-1)) & (z < T(1))) ? T(1) : T(0);
+    return quadratic * (T(0.5) * (z + T(1))) + (z >= T(1) ? T(1) : T(0));
   }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
     return ((z > T(-1)) & (z < T(1))) ? T(0.5) : T(0);
