@@ -14,3 +14,22 @@ def rng():
     seed = int(os.environ.get("SPATIAL_OPS_TEST_SEED", secrets.randbits(63)))
     print(f"random seed: {seed} (replay with SPATIAL_OPS_TEST_SEED={seed})")
     return np.random.default_rng(seed)
+
+
+def _register_hypothesis_profiles():
+    """Property tests (test_properties.py) run under one of three profiles:
+    "ci" (chosen when CI=true: derandomized, so every run tries the same
+    examples, and no example database), "dev" (the local default: fresh
+    random examples, failures kept in .hypothesis/ and replayed first) and
+    "thorough" (a long local run). SPATIAL_OPS_HYPOTHESIS_PROFILE picks one."""
+    from hypothesis import HealthCheck, settings
+
+    common = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("ci", max_examples=200, derandomize=True, database=None, **common)
+    settings.register_profile("dev", max_examples=200, **common)
+    settings.register_profile("thorough", max_examples=5000, **common)
+    default = "ci" if os.environ.get("CI", "").lower() in ("1", "true") else "dev"
+    settings.load_profile(os.environ.get("SPATIAL_OPS_HYPOTHESIS_PROFILE", default))
+
+
+_register_hypothesis_profiles()
