@@ -28,10 +28,11 @@ constexpr int kBlockThreads = 256;
 // registers each), the backward, which holds two sums per element, 768 (85).
 constexpr int kForwardMinBlocks = 4;
 constexpr int kBackwardMinBlocks = 3;
-// Rows a forward thread keeps in flight: two for float; one for the half
-// types, whose 8-element chunks alone fill the register budget, and for
-// double, whose math does.
-template <class S> constexpr int kRowsInFlight = sizeof(S) == 4 ? 2 : 1;
+// Loop iterations (rows, or steps along r) a forward thread unrolls to keep
+// several loads in flight: two for float; one for the half types, whose
+// 8-element chunks alone fill the register budget, and for double, whose
+// math does.
+template <class S> constexpr int kLoadsInFlight = sizeof(S) == 4 ? 2 : 1;
 
 // One chunk: 16 bytes of consecutive elements.
 template <class S> struct alignas(16) Chunk {

@@ -41,7 +41,7 @@ __global__ void __launch_bounds__(kBlockThreads, kForwardMinBlocks)
     const int count = int(n_total - n < W ? n_total - n : W);
     const Chunk<S> w = load_chunk<S, false>(args.kernel + n, count, args.vector);
     const Chunk<S> b = load_bias(args.bias, n, count, args.vector);
-#pragma unroll(kRowsInFlight<S>)
+#pragma unroll(kLoadsInFlight<S>)
     for (int64_t row = at.index[0]; row < batch; row += groups) {
       const int64_t offset = row * n_total + n;
       const Chunk<S> xs = load_chunk<S, true>(x + offset, count, args.vector);
@@ -89,7 +89,7 @@ __global__ void __launch_bounds__(kBlockThreads, kForwardMinBlocks)
     const int64_t r_end = r_stop < shape.reduced ? r_stop : shape.reduced;
     const S* x_run = x + (row * shape.outer + a) * shape.reduced;
     T sum = T(0);
-#pragma unroll(kRowsInFlight<S>)
+#pragma unroll(kLoadsInFlight<S>)
     for (int64_t r = r_begin + int64_t(team.lane) * W; r < r_end; r += team.size * W) {
       const int count = int(r_end - r < W ? r_end - r : W);
       const int64_t weight_at = a * shape.reduced + r;
@@ -128,7 +128,7 @@ __global__ void __launch_bounds__(kBlockThreads, kForwardMinBlocks)
     const int64_t r_end = r_stop < shape.reduced ? r_stop : shape.reduced;
     const S* x_block = x + (row * shape.outer + a) * shape.reduced * shape.inner + c;
     T sums[W] = {};
-#pragma unroll(kRowsInFlight<S>)
+#pragma unroll(kLoadsInFlight<S>)
     for (int64_t r = r_begin + team.lane; r < r_end; r += team.size) {
       const int64_t weight_at = (a * shape.reduced + r) * shape.inner + c;
       const Chunk<S> w = load_chunk<S, false>(args.kernel + weight_at, count, args.vector);
