@@ -1,65 +1,21 @@
 // CPU OpKernels: parse attributes, validate inputs (kernels/spec.h), allocate,
 // and run the framework-free kernels on TensorFlow's intra-op thread pool.
-#include <charconv>
 #include <string>
-#include <vector>
 
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/framework/tensor.h"
 
 #include "../kernels/cpu.h"
+#include "op_kernel_common.h"
 
 namespace spatial_ops {
+namespace tf_kernels {
 namespace {
 
-using ::tensorflow::OpKernel;
-using ::tensorflow::OpKernelConstruction;
 using ::tensorflow::OpKernelContext;
 using ::tensorflow::Tensor;
 using ::tensorflow::TensorShape;
-
-DType dtype_of(const Tensor& t) {
-  switch (t.dtype()) {
-    case tensorflow::DT_HALF: return DType::kFloat16;
-    case tensorflow::DT_BFLOAT16: return DType::kBFloat16;
-    case tensorflow::DT_FLOAT: return DType::kFloat32;
-    default: return DType::kFloat64;  // the op's type constraint admits no other
-  }
-}
-
-Dims dims_of(const Tensor& t) {
-  const auto sizes = t.shape().dim_sizes();
-  return Dims(sizes.begin(), sizes.end());
-}
-
-// Reads the attributes both ops share; errors name the attribute.
-std::string spec_from_attrs(OpKernelConstruction* ctx, SpatialDenseSpec* spec) {
-  std::string activation, reduction;
-  std::vector<std::string> param_strings;
-  int64_t derivative_order = 0;
-  if (!ctx->GetAttr("activation", &activation).ok() ||
-      !ctx->GetAttr("activation_params", &param_strings).ok() ||
-      !ctx->GetAttr("reduction", &reduction).ok() || !ctx->GetAttr("has_bias", &spec->has_bias).ok() ||
-      !ctx->GetAttr("derivative_order", &derivative_order).ok()) {
-    return "missing attribute: expected activation, activation_params, reduction, has_bias, "
-           "derivative_order";
-  }
-  std::vector<double> params;
-  for (const std::string& text : param_strings) {
-    double value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size()) {
-      return "activation_params must be decimal numbers, got '" + text + "'";
-    }
-    params.push_back(value);
-  }
-  std::string error = parse_reduction(reduction, &spec->reduction);
-  if (error.empty()) error = parse_activation(activation, params, &spec->activation, &spec->params);
-  if (error.empty()) error = check_derivative_order(derivative_order);
-  spec->derivative_order = static_cast<int>(derivative_order);
-  return error;
-}
 
 ParallelFor intra_op_pool(OpKernelContext* ctx) {
   auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
@@ -67,18 +23,6 @@ ParallelFor intra_op_pool(OpKernelContext* ctx) {
     if (total > 0) pool->ParallelFor(total, cost_per_unit, work);
   };
 }
-
-// Both ops parse the same attributes once, at construction.
-class SpatialDenseOpBase : public OpKernel {
- public:
-  explicit SpatialDenseOpBase(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    const std::string error = spec_from_attrs(ctx, &spec_);
-    OP_REQUIRES(ctx, error.empty(), absl::InvalidArgumentError(error));
-  }
-
- protected:
-  SpatialDenseSpec spec_;
-};
 
 class SpatialDenseOp : public SpatialDenseOpBase {
  public:
@@ -131,4 +75,5 @@ TF_CALL_double(SPATIAL_OPS_REGISTER_CPU);
 #undef SPATIAL_OPS_REGISTER_CPU
 
 }  // namespace
+}  // namespace tf_kernels
 }  // namespace spatial_ops
