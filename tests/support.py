@@ -1,26 +1,19 @@
-"""What every test compares with: the per-dtype tolerances (stated here and
-nowhere else), the activation catalogue with the kinks of each activation,
-and random operands that keep z away from those kinks."""
+"""What every TensorFlow test compares with: the criteria of criteria.py
+(per-dtype tolerances, the comparison, operands away from kinks) for
+TensorFlow dtypes, and the activation catalogue with the kinks of each
+activation."""
 
 import dataclasses
 
 import numpy as np
 import tensorflow as tf
 
+import criteria
 import spatial_ops
 from spatial_ops import Activation
 
-# Relative tolerance per dtype of the fused result against the reference.
-# Half types are compared with the reference evaluated in float64 on the same
-# (rounded) inputs: the kernels compute in float32 and round once, so the
-# error is about one unit in the last place of the half type.
-TOLERANCES = {
-    tf.float16: 2e-3,
-    tf.bfloat16: 1.6e-2,
-    tf.float32: 2e-5,
-    tf.float64: 1e-10,
-}
-DTYPES = tuple(TOLERANCES)
+TOLERANCES = {tf.as_dtype(name): tol for name, tol in criteria.TOLERANCES.items()}
+DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
 HALF_DTYPES = (tf.float16, tf.bfloat16)
 
 
@@ -30,19 +23,8 @@ def reference_dtype(dtype):
 
 
 def assert_close(actual, expected, dtype, what="result"):
-    """|actual - expected| <= tol * (|expected| + rms(expected)) elementwise,
-    so values near zero are judged against the tensor's own scale."""
-    actual = np.asarray(tf.cast(actual, tf.float64))
-    expected = np.asarray(tf.cast(expected, tf.float64))
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    if expected.size == 0:
-        return
-    finite = np.isfinite(expected)
-    np.testing.assert_array_equal(np.isfinite(actual), finite, err_msg=f"{what}: Inf/NaN pattern")
-    scale = max(float(np.sqrt(np.mean(expected[finite] ** 2))) if finite.any() else 1.0, 1e-30)
-    tol = TOLERANCES[dtype]
-    np.testing.assert_allclose(actual[finite], expected[finite], rtol=tol, atol=tol * scale,
-                               err_msg=f"{what} ({dtype.name})")
+    """criteria.assert_close for tensors or arrays, dtype a tf.DType."""
+    criteria.assert_close(tf.cast(actual, tf.float64), tf.cast(expected, tf.float64), dtype.name, what)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,23 +92,9 @@ def _rounded(values, dtype):
 
 
 def draw_operands(rng, x_shape, weight_shape, dtype, kinks=(), use_bias=True, margin=1e-3):
-    """x, kernel, bias (NumPy, in dtype) with every z = x * kernel + bias at
-    least `margin` from each kink, so finite differences and the fused
-    float32 z versus a float64 reference never straddle a kink. |z| < 9."""
-    kernel = _rounded(rng.uniform(0.5, 1.5, weight_shape) * rng.choice([-1.0, 1.0], weight_shape), dtype)
-    bias = _rounded(np.clip(rng.normal(0, 0.6, weight_shape), -1.5, 1.5), dtype) if use_bias else None
-    x = _rounded(np.clip(rng.normal(0, 1.5, x_shape), -4.5, 4.5), dtype)
-    for _ in range(50):
-        z = x * kernel + (bias if use_bias else 0.0)
-        near = np.zeros(z.shape, bool)
-        for kink in kinks:
-            near |= np.abs(z - kink) < margin
-        if not near.any():
-            break
-        # Moving x by 0.3 moves z by at least 0.15 (|kernel| >= 0.5).
-        x = np.where(near, _rounded(x + rng.choice([-0.3, 0.3], x.shape), dtype), x)
-    else:
-        raise AssertionError("could not draw operands away from the kinks")
+    """x, kernel, bias (NumPy, in dtype): criteria.draw_operands rounded to dtype."""
+    x, kernel, bias = criteria.draw_operands(rng, x_shape, weight_shape, lambda v: _rounded(v, dtype),
+                                             kinks, use_bias, margin)
     to_dtype = numpy_dtype(dtype)
     return x.astype(to_dtype), kernel.astype(to_dtype), (bias.astype(to_dtype) if use_bias else None)
 

@@ -3,25 +3,17 @@ have none): the CPU tests' per-dtype tolerances, the activation catalogue at
 the kernels' level (table row, parameters, kinks), operands drawn away from
 the kinks, and the comparison with the float64 reference."""
 
-import ast
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
 
-
-def _cpu_tolerances():
-    """TOLERANCES of tests/support.py, by dtype name. They are defined there
-    once, keyed by TensorFlow dtypes; support.py imports TensorFlow, so its
-    source is read rather than imported."""
-    tree = ast.parse((Path(__file__).resolve().parents[1] / "support.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "TOLERANCES" for t in node.targets):
-            return {key.attr: ast.literal_eval(value) for key, value in zip(node.value.keys, node.value.values)}
-    raise AssertionError("tests/support.py no longer defines TOLERANCES")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: criteria.py
+import criteria  # noqa: E402
 
 
-TOLERANCES = _cpu_tolerances()
+TOLERANCES = criteria.TOLERANCES
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 
 
@@ -84,41 +76,18 @@ CASES = (
 BY_ID = {case.id: case for case in CASES}
 
 
-def draw_operands(rng, x_shape, weight_shape, round_to, kinks=(), use_bias=True, margin=1e-3):
-    """x, kernel, bias as float64 values that round_to (values -> the same
-    values rounded to the tested dtype) leaves unchanged, with every
-    z = x * kernel + bias at least `margin` from each kink; |z| < 9. The
-    same draw as tests/support.py's draw_operands."""
-    kernel = round_to(rng.uniform(0.5, 1.5, weight_shape) * rng.choice([-1.0, 1.0], weight_shape))
-    bias = round_to(np.clip(rng.normal(0, 0.6, weight_shape), -1.5, 1.5)) if use_bias else None
-    x = round_to(np.clip(rng.normal(0, 1.5, x_shape), -4.5, 4.5))
-    for _ in range(50):
-        z = x * kernel + (bias if use_bias else 0.0)
-        near = np.zeros(z.shape, bool)
-        for kink in kinks:
-            near |= np.abs(z - kink) < margin
-        if not near.any():
-            return x, kernel, bias
-        # Moving x by 0.3 moves z by at least 0.15 (|kernel| >= 0.5).
-        x = np.where(near, round_to(x + rng.choice([-0.3, 0.3], x.shape)), x)
-    raise AssertionError("could not draw operands away from the kinks")
+draw_operands = criteria.draw_operands
 
 
 def assert_close(actual, expected, dtype, what="result"):
-    """The CPU tests' criterion (tests/support.py's assert_close):
-    |actual - expected| <= tol * (|expected| + rms(expected)) elementwise with
-    the same Inf/NaN pattern, and the relative error of the whole,
-    ||actual - expected|| / ||expected||, within tol as well."""
+    """The CPU tests' criterion (criteria.assert_close), and the relative
+    error of the whole, ||actual - expected|| / ||expected||, within the
+    tolerance as well."""
+    criteria.assert_close(actual, expected, dtype, what)
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    if expected.size == 0:
-        return
     finite = np.isfinite(expected)
-    np.testing.assert_array_equal(np.isfinite(actual), finite, err_msg=f"{what}: Inf/NaN pattern")
     tol = TOLERANCES[dtype]
     a, e = actual[finite], expected[finite]
-    scale = max(float(np.sqrt(np.mean(e**2))) if e.size else 1.0, 1e-30)
-    np.testing.assert_allclose(a, e, rtol=tol, atol=tol * scale, err_msg=f"{what} ({dtype})")
     norm = np.linalg.norm(e)
     if norm > 0:
         assert np.linalg.norm(a - e) / norm <= tol, f"{what} ({dtype}): relative norm error"
