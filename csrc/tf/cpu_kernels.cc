@@ -29,12 +29,10 @@ class SpatialDenseOp : public SpatialDenseOpBase {
   using SpatialDenseOpBase::SpatialDenseOpBase;
 
   void Compute(OpKernelContext* ctx) override {
-    const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &bias = ctx->input(2);
-    SpatialDenseSpec spec = spec_;
-    const std::string error = check_forward(dims_of(x), dims_of(kernel), dims_of(bias), &spec);
-    OP_REQUIRES(ctx, error.empty(), absl::InvalidArgumentError(error));
+    SpatialDenseSpec spec;
     Tensor* y = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape(spec.output_dims()), &y));
+    if (!prepare_forward(ctx, &spec, &y)) return;
+    const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &bias = ctx->input(2);
     spatial_dense_forward_cpu(spec, dtype_of(x), x.data(), kernel.data(), bias.data(), y->data(),
                               intra_op_pool(ctx));
   }
@@ -45,16 +43,11 @@ class SpatialDenseGradOp : public SpatialDenseOpBase {
   using SpatialDenseOpBase::SpatialDenseOpBase;
 
   void Compute(OpKernelContext* ctx) override {
+    SpatialDenseSpec spec;
+    Tensor *dx = nullptr, *dkernel = nullptr, *dbias = nullptr;
+    if (!prepare_backward(ctx, &spec, &dx, &dkernel, &dbias)) return;
     const Tensor &dy = ctx->input(0), &x = ctx->input(1), &kernel = ctx->input(2),
                  &bias = ctx->input(3);
-    SpatialDenseSpec spec = spec_;
-    const std::string error =
-        check_backward(dims_of(dy), dims_of(x), dims_of(kernel), dims_of(bias), &spec);
-    OP_REQUIRES(ctx, error.empty(), absl::InvalidArgumentError(error));
-    Tensor *dx = nullptr, *dkernel = nullptr, *dbias = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, kernel.shape(), &dkernel));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, bias.shape(), &dbias));
     spatial_dense_backward_cpu(spec, dtype_of(x), dy.data(), x.data(), kernel.data(), bias.data(),
                                dx->data(), dkernel->data(), dbias->data(), intra_op_pool(ctx));
   }

@@ -45,12 +45,10 @@ class SpatialDenseGpuOp : public SpatialDenseOpBase {
   using SpatialDenseOpBase::SpatialDenseOpBase;
 
   void Compute(OpKernelContext* ctx) override {
-    const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &bias = ctx->input(2);
-    SpatialDenseSpec spec = spec_;
-    const std::string error = check_forward(dims_of(x), dims_of(kernel), dims_of(bias), &spec);
-    OP_REQUIRES(ctx, error.empty(), absl::InvalidArgumentError(error));
+    SpatialDenseSpec spec;
     Tensor* y = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape(spec.output_dims()), &y));
+    if (!prepare_forward(ctx, &spec, &y)) return;
+    const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &bias = ctx->input(2);
     Tensor scratch;
     void* workspace = nullptr;
     OP_REQUIRES_OK(ctx, allocate_scratch(ctx, spatial_dense_forward_cuda_workspace(spec, dtype_of(x)),
@@ -67,16 +65,11 @@ class SpatialDenseGradGpuOp : public SpatialDenseOpBase {
   using SpatialDenseOpBase::SpatialDenseOpBase;
 
   void Compute(OpKernelContext* ctx) override {
+    SpatialDenseSpec spec;
+    Tensor *dx = nullptr, *dkernel = nullptr, *dbias = nullptr;
+    if (!prepare_backward(ctx, &spec, &dx, &dkernel, &dbias)) return;
     const Tensor &dy = ctx->input(0), &x = ctx->input(1), &kernel = ctx->input(2),
                  &bias = ctx->input(3);
-    SpatialDenseSpec spec = spec_;
-    const std::string error =
-        check_backward(dims_of(dy), dims_of(x), dims_of(kernel), dims_of(bias), &spec);
-    OP_REQUIRES(ctx, error.empty(), absl::InvalidArgumentError(error));
-    Tensor *dx = nullptr, *dkernel = nullptr, *dbias = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, kernel.shape(), &dkernel));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, bias.shape(), &dbias));
     Tensor scratch;
     void* workspace = nullptr;
     OP_REQUIRES_OK(ctx, allocate_scratch(ctx, spatial_dense_backward_cuda_workspace(spec, dtype_of(x)),

@@ -58,7 +58,9 @@ inline std::string spec_from_attrs(tensorflow::OpKernelConstruction* ctx, Spatia
   return error;
 }
 
-// Both ops, on every device, parse the same attributes once, at construction.
+// Both ops, on every device, parse the same attributes once, at construction,
+// and check their inputs and allocate their outputs alike; a device's
+// Compute only launches its kernels.
 class SpatialDenseOpBase : public tensorflow::OpKernel {
  public:
   explicit SpatialDenseOpBase(tensorflow::OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -67,7 +69,43 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
   }
 
  protected:
+  // SpatialDense(x, kernel, bias): checks the inputs into *spec and
+  // allocates y. False, with the error on ctx, when the inputs are bad.
+  bool prepare_forward(tensorflow::OpKernelContext* ctx, SpatialDenseSpec* spec,
+                       tensorflow::Tensor** y) const {
+    *spec = spec_;
+    const std::string error = check_forward(dims_of(ctx->input(0)), dims_of(ctx->input(1)),
+                                            dims_of(ctx->input(2)), spec);
+    if (!error.empty()) {
+      ctx->CtxFailure(absl::InvalidArgumentError(error));
+      return false;
+    }
+    return ok(ctx, ctx->allocate_output(0, tensorflow::TensorShape(spec->output_dims()), y));
+  }
+
+  // SpatialDenseGrad(dy, x, kernel, bias): the same, for dx, dkernel, dbias.
+  bool prepare_backward(tensorflow::OpKernelContext* ctx, SpatialDenseSpec* spec,
+                        tensorflow::Tensor** dx, tensorflow::Tensor** dkernel,
+                        tensorflow::Tensor** dbias) const {
+    *spec = spec_;
+    const std::string error = check_backward(dims_of(ctx->input(0)), dims_of(ctx->input(1)),
+                                             dims_of(ctx->input(2)), dims_of(ctx->input(3)), spec);
+    if (!error.empty()) {
+      ctx->CtxFailure(absl::InvalidArgumentError(error));
+      return false;
+    }
+    return ok(ctx, ctx->allocate_output(0, ctx->input(1).shape(), dx)) &&
+           ok(ctx, ctx->allocate_output(1, ctx->input(2).shape(), dkernel)) &&
+           ok(ctx, ctx->allocate_output(2, ctx->input(3).shape(), dbias));
+  }
+
   SpatialDenseSpec spec_;
+
+ private:
+  static bool ok(tensorflow::OpKernelContext* ctx, const absl::Status& status) {
+    if (!status.ok()) ctx->CtxFailure(status);
+    return status.ok();
+  }
 };
 
 }  // namespace tf_kernels
