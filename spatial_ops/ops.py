@@ -14,6 +14,7 @@ _LIBRARY = load_op_library()
 _forward_op = _LIBRARY.spatial_ops_spatial_dense
 _backward_op = _LIBRARY.spatial_ops_spatial_dense_grad
 _LINEAR = resolve(None)
+_HALF_DTYPES = (tf.float16, tf.bfloat16)
 
 
 def _dims(x):
@@ -72,7 +73,13 @@ def _call_fused(x, dims, kernel, bias, activation, run, reduction):
 
     def canonical_weight(weight):
         if weight.shape != static_spatial or not static_spatial.is_fully_defined():
-            weight = tf.broadcast_to(weight, spatial)  # materialised at weight size only
+            # Materialised at weight size only. The gradient of broadcast_to sums
+            # over the broadcast axes in the weight's dtype: for half types that
+            # sum runs in float32, as the kernels' own sums do.
+            if weight.dtype in _HALF_DTYPES:
+                weight = tf.cast(tf.broadcast_to(tf.cast(weight, tf.float32), spatial), weight.dtype)
+            else:
+                weight = tf.broadcast_to(weight, spatial)
         return tf.reshape(weight, _shape(weight_shape))
 
     y = _forward_op(

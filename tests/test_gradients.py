@@ -89,3 +89,19 @@ def test_keras_variables_are_differentiable(rng):
     ek, eb = tape.gradient(loss, [k, b])
     assert_close(dk, ek, tf.float32)
     assert_close(db, eb, tf.float32)
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16], ids=lambda d: d.name)
+def test_half_gradients_of_broadcast_weights_are_summed_in_float32(rng, dtype):
+    """dkernel and dbias of weights shared over 737 locations, every term
+    positive: a sum that half precision alone gets wrong by about a percent."""
+    half = numpy_dtype(dtype)
+    x = rng.uniform(0.5, 1.5, (1, 67, 11, 2)).astype(half)
+    kernel, bias = (rng.uniform(0.5, 1.5, (2,)).astype(half) for _ in range(2))
+    dy = rng.uniform(0.5, 1.5, (1, 11, 2)).astype(half)
+    fused = gradients(spatial_ops.spatial_dense, x, kernel, bias, dy, activation="relu", reduce_axis=1)
+    as64 = lambda a: a.astype(np.float64)
+    expected = gradients(spatial_ops.reference.spatial_dense, as64(x), as64(kernel), as64(bias),
+                         as64(dy), activation="relu", reduce_axis=1)
+    for name, got, want in zip(("dkernel", "dbias"), fused[1:], expected[1:]):
+        assert_close(got, want, dtype, what=name)
