@@ -53,18 +53,8 @@ class SpatialDenseGradOp : public SpatialDenseOpBase {
   }
 };
 
-#define SPATIAL_OPS_REGISTER_CPU(T)                                                     \
-  REGISTER_KERNEL_BUILDER(                                                              \
-      Name("SpatialOps>SpatialDense").Device(tensorflow::DEVICE_CPU).TypeConstraint<T>("T"), \
-      SpatialDenseOp);                                                                  \
-  REGISTER_KERNEL_BUILDER(Name("SpatialOps>SpatialDenseGrad")                           \
-                              .Device(tensorflow::DEVICE_CPU)                           \
-                              .TypeConstraint<T>("T"),                                  \
-                          SpatialDenseGradOp);
-TF_CALL_half(SPATIAL_OPS_REGISTER_CPU);
-TF_CALL_bfloat16(SPATIAL_OPS_REGISTER_CPU);
-TF_CALL_float(SPATIAL_OPS_REGISTER_CPU);
-TF_CALL_double(SPATIAL_OPS_REGISTER_CPU);
+#define SPATIAL_OPS_REGISTER_CPU(T) SPATIAL_OPS_REGISTER_KERNELS(tensorflow::DEVICE_CPU, SpatialDenseOp, SpatialDenseGradOp, T)
+SPATIAL_OPS_FOR_EACH_TYPE(SPATIAL_OPS_REGISTER_CPU);
 #undef SPATIAL_OPS_REGISTER_CPU
 
 }  // namespace

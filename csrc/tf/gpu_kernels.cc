@@ -81,18 +81,8 @@ class SpatialDenseGradGpuOp : public SpatialDenseOpBase {
   }
 };
 
-#define SPATIAL_OPS_REGISTER_GPU(T)                                                     \
-  REGISTER_KERNEL_BUILDER(                                                              \
-      Name("SpatialOps>SpatialDense").Device(tensorflow::DEVICE_GPU).TypeConstraint<T>("T"), \
-      SpatialDenseGpuOp);                                                               \
-  REGISTER_KERNEL_BUILDER(Name("SpatialOps>SpatialDenseGrad")                           \
-                              .Device(tensorflow::DEVICE_GPU)                           \
-                              .TypeConstraint<T>("T"),                                  \
-                          SpatialDenseGradGpuOp);
-TF_CALL_half(SPATIAL_OPS_REGISTER_GPU);
-TF_CALL_bfloat16(SPATIAL_OPS_REGISTER_GPU);
-TF_CALL_float(SPATIAL_OPS_REGISTER_GPU);
-TF_CALL_double(SPATIAL_OPS_REGISTER_GPU);
+#define SPATIAL_OPS_REGISTER_GPU(T) SPATIAL_OPS_REGISTER_KERNELS(tensorflow::DEVICE_GPU, SpatialDenseGpuOp, SpatialDenseGradGpuOp, T)
+SPATIAL_OPS_FOR_EACH_TYPE(SPATIAL_OPS_REGISTER_GPU);
 #undef SPATIAL_OPS_REGISTER_GPU
 
 }  // namespace

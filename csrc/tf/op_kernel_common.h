@@ -108,5 +108,18 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
   }
 };
 
+// Registers FORWARD and BACKWARD as both ops' kernels on DEVICE for type T;
+// SPATIAL_OPS_FOR_EACH_TYPE(M) runs a one-argument M for every dtype the ops take.
+#define SPATIAL_OPS_REGISTER_KERNELS(DEVICE, FORWARD, BACKWARD, T)                             \
+  REGISTER_KERNEL_BUILDER(                                                                    \
+      Name("SpatialOps>SpatialDense").Device(DEVICE).TypeConstraint<T>("T"), FORWARD);          \
+  REGISTER_KERNEL_BUILDER(                                                                    \
+      Name("SpatialOps>SpatialDenseGrad").Device(DEVICE).TypeConstraint<T>("T"), BACKWARD);
+#define SPATIAL_OPS_FOR_EACH_TYPE(M) \
+  TF_CALL_half(M);                   \
+  TF_CALL_bfloat16(M);               \
+  TF_CALL_float(M);                  \
+  TF_CALL_double(M)
+
 }  // namespace tf_kernels
 }  // namespace spatial_ops
