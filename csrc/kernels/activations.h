@@ -22,7 +22,7 @@ template <class T> struct Params {
 
 namespace act {
 
-using math::abs; using math::exp; using math::expm1; using math::log1p;
+using math::abs; using math::exp; using math::expm1; using math::log1p_unit;
 using math::max; using math::min; using math::sqrt; using math::tanh;
 
 // exp(-|z|), the building block of the stable sigmoid and softplus forms.
@@ -35,7 +35,17 @@ template <class T> SO_HD T stable_sigmoid(T z) {
 }
 
 template <class T> SO_HD T stable_softplus(T z) {
-  return max(z, T(0)) + log1p(exp_neg_abs(z));
+  return max(z, T(0)) + log1p_unit(exp_neg_abs(z));
+}
+
+// tanh(softplus(z)) in one exp and one division: with e = exp(z),
+// tanh(log(1 + e)) = n / (n + 2), n = e (e + 2); written in w = exp(-|z|)
+// so that nothing overflows, and without cancellation in either tail.
+template <class T> SO_HD T tanh_softplus(T z) {
+  const T w = exp_neg_abs(z);
+  const bool positive = z > T(0);
+  const T n = positive ? T(1) + T(2) * w : w * (w + T(2));  // n, times w^2 where z > 0
+  return n / (n + (positive ? T(2) * w * w : T(2)));
 }
 
 // Activations that are linear between kinks: the second derivative is 0
@@ -153,9 +163,9 @@ struct Gelu {
     return T(0.5) * z * math::erfc(-z * c<T>());
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    const T zc = z * c<T>();
-    const T cdf = T(0.5) * math::erfc(-zc);
-    const T pdf = c<T>() * T(0.5641895835477563) * exp(-zc * zc);  // c / sqrt(pi) e^-(zc)^2
+    const auto erfc = math::erfc_and_gaussian(-z * c<T>());
+    const T cdf = T(0.5) * erfc.erfc;
+    const T pdf = c<T>() * T(0.5641895835477563) * erfc.gaussian;  // c / sqrt(pi) e^-(zc)^2
     return cdf + z * pdf;
   }
   // (c / sqrt(pi)) e^-(zc)^2 (2 - 2 c^2 z^2)
@@ -226,7 +236,7 @@ struct HardSigmoid : PiecewiseLinear {
 
 struct LogSigmoid {  // -softplus(-z)
   template <class T> SO_HD static T value(T z, const Params<T>&) {
-    return min(z, T(0)) - log1p(exp_neg_abs(z));
+    return min(z, T(0)) - log1p_unit(exp_neg_abs(z));
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) { return stable_sigmoid(-z); }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
@@ -367,14 +377,14 @@ struct HardSilu {
 };
 
 struct Mish {
-  template <class T> SO_HD static T value(T z, const Params<T>&) { return z * tanh(stable_softplus(z)); }
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return z * tanh_softplus(z); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    const T t = tanh(stable_softplus(z));
+    const T t = tanh_softplus(z);
     return t + z * (T(1) - t * t) * stable_sigmoid(z);
   }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
     const T s = stable_sigmoid(z);
-    const T t = tanh(stable_softplus(z));
+    const T t = tanh_softplus(z);
     return (T(1) - t * t) * s * (T(2) + z * ((T(1) - s) - T(2) * t * s));
   }
 };

@@ -2,11 +2,15 @@
 // canonical view (spec.h). Pointers are untyped so bindings need no templates;
 // the dtype picks the instantiation. Callers validate shapes with spec.h first.
 // Each call runs the build for the widest instruction set the CPU has
-// (cpu_dispatch.cc); every build gives bitwise the same results.
+// (cpu_dispatch.cc). The AVX2 and AVX-512 builds give bitwise the same
+// results; the AVX baseline, which has no FMA, may differ from them by float
+// rounding in the activations' math (simd_math.h).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "spec.h"
 #include "dtypes.h"
@@ -23,6 +27,14 @@ void run_serially(int64_t total, int64_t cost_per_unit, const WorkFn& work);
 
 // "baseline", "avx2" or "avx512": the build the calls below run.
 const char* active_cpu_isa();
+
+// The builds this CPU can run, narrowest first.
+std::vector<std::string> supported_cpu_isas();
+
+// y[i] = f(x[i]) for a function of simd_math.h as the named build computes it.
+// Throws std::invalid_argument for a build this CPU cannot run.
+enum class FloatFunction { kExp, kExpm1, kLog1pUnit, kTanh, kErfc };
+void float_math_cpu(const std::string& isa, FloatFunction function, const float* x, float* y, int64_t n);
 
 // y: spec.output_dims(). bias is ignored when !spec.has_bias.
 void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x,

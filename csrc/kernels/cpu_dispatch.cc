@@ -3,6 +3,7 @@
 // the builds); a build wider than the CPU supports is never run.
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "cpu_isa.h"
 
@@ -41,10 +42,8 @@ Isa active() {
   return isa;
 }
 
-}  // namespace
-
-const char* active_cpu_isa() {
-  switch (active()) {
+const char* name(Isa isa) {
+  switch (isa) {
     case Isa::kAvx512: return "avx512";
     case Isa::kAvx2: return "avx2";
     case Isa::kBaseline: break;
@@ -52,17 +51,8 @@ const char* active_cpu_isa() {
   return "baseline";
 }
 
-void run_serially(int64_t total, int64_t, const WorkFn& work) {
-  if (total > 0) work(0, total);
-}
-
-namespace {
-
-using ForwardFn = decltype(&spatial_dense_forward_cpu_isa_baseline);
-using BackwardFn = decltype(&spatial_dense_backward_cpu_isa_baseline);
-
-template <class Fn> Fn pick(Fn baseline, Fn avx2, Fn avx512) {
-  switch (active()) {
+template <class Fn> Fn pick(Isa isa, Fn baseline, Fn avx2, Fn avx512) {
+  switch (isa) {
     case Isa::kAvx512: return avx512;
     case Isa::kAvx2: return avx2;
     case Isa::kBaseline: break;
@@ -72,21 +62,46 @@ template <class Fn> Fn pick(Fn baseline, Fn avx2, Fn avx512) {
 
 }  // namespace
 
+const char* active_cpu_isa() { return name(active()); }
+
+std::vector<std::string> supported_cpu_isas() {
+  std::vector<std::string> names;
+  for (Isa isa = Isa::kBaseline; isa <= widest_supported(); isa = Isa(int(isa) + 1)) {
+    names.push_back(name(isa));
+  }
+  return names;
+}
+
+void float_math_cpu(const std::string& isa_name, FloatFunction function, const float* x, float* y,
+                    int64_t n) {
+  for (Isa isa = Isa::kBaseline; isa <= widest_supported(); isa = Isa(int(isa) + 1)) {
+    if (isa_name == name(isa)) {
+      return pick(isa, float_math_cpu_isa_baseline, float_math_cpu_isa_avx2,
+                  float_math_cpu_isa_avx512)(function, x, y, n);
+    }
+  }
+  throw std::invalid_argument("CPU build '" + isa_name + "' is not one this CPU runs");
+}
+
+void run_serially(int64_t total, int64_t, const WorkFn& work) {
+  if (total > 0) work(0, total);
+}
+
 void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x,
                                const void* kernel, const void* bias, void* y,
                                const ParallelFor& parallel_for) {
-  static const ForwardFn forward =
-      pick<ForwardFn>(spatial_dense_forward_cpu_isa_baseline, spatial_dense_forward_cpu_isa_avx2,
-                      spatial_dense_forward_cpu_isa_avx512);
+  static const auto forward =
+      pick(active(), spatial_dense_forward_cpu_isa_baseline, spatial_dense_forward_cpu_isa_avx2,
+           spatial_dense_forward_cpu_isa_avx512);
   forward(spec, dtype, x, kernel, bias, y, parallel_for);
 }
 
 void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* dy,
                                 const void* x, const void* kernel, const void* bias, void* dx,
                                 void* dkernel, void* dbias, const ParallelFor& parallel_for) {
-  static const BackwardFn backward =
-      pick<BackwardFn>(spatial_dense_backward_cpu_isa_baseline, spatial_dense_backward_cpu_isa_avx2,
-                       spatial_dense_backward_cpu_isa_avx512);
+  static const auto backward =
+      pick(active(), spatial_dense_backward_cpu_isa_baseline, spatial_dense_backward_cpu_isa_avx2,
+           spatial_dense_backward_cpu_isa_avx512);
   backward(spec, dtype, dy, x, kernel, bias, dx, dkernel, dbias, parallel_for);
 }
 

@@ -1,6 +1,6 @@
-// The per-instruction-set builds of the CPU kernels. cpu_forward.cc and
-// cpu_backward.cc are compiled once per entry of SPATIAL_OPS_CPU_ISAS with
-// SPATIAL_OPS_ISA set to it; cpu_dispatch.cc picks one at run time.
+// The per-instruction-set builds of the CPU kernels. cpu_forward.cc,
+// cpu_backward.cc and cpu_float_math.cc are compiled once per entry of
+// SPATIAL_OPS_CPU_ISAS with SPATIAL_OPS_ISA set to it; cpu_dispatch.cc picks one at run time.
 #pragma once
 
 #include "cpu.h"
@@ -23,7 +23,8 @@ namespace spatial_ops {
   void spatial_dense_backward_cpu_##isa(const SpatialDenseSpec& spec, DType dtype,             \
                                         const void* dy, const void* x, const void* kernel,     \
                                         const void* bias, void* dx, void* dkernel, void* dbias, \
-                                        const ParallelFor& parallel_for);
+                                        const ParallelFor& parallel_for);              \
+  void float_math_cpu_##isa(FloatFunction function, const float* x, float* y, int64_t n);
 SPATIAL_OPS_CPU_ISAS(SO_DECLARE_ISA)
 #undef SO_DECLARE_ISA
 

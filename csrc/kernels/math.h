@@ -27,13 +27,26 @@ namespace math {
 
 SO_UNARY(exp, expf, simd_math::exp, exp)
 SO_UNARY(expm1, expm1f, simd_math::expm1, expm1)
-SO_UNARY(log1p, log1pf, simd_math::log1p, log1p)
+SO_UNARY(log1p_unit, log1pf, simd_math::log1p_unit, log1p)  // y in [0, 1]
 SO_UNARY(tanh, tanhf, simd_math::tanh, tanh)
 SO_UNARY(erfc, erfcf, simd_math::erfc, erfc)
 SO_UNARY(sqrt, sqrtf, ::sqrtf, sqrt)
 SO_UNARY(abs, fabsf, ::fabsf, fabs)
 #undef SO_UNARY
 #undef SO_FLOAT_FN
+
+// erfc(v) and exp(-v^2) together: on the host's float path the second is a
+// step of the first (simd_math.h), which gelu's derivative uses.
+template <class T> struct ErfcAndGaussian { T erfc, gaussian; };
+SO_HD ErfcAndGaussian<float> erfc_and_gaussian(float v) {
+#if defined(__CUDA_ARCH__)
+  return {::erfcf(v), ::expf(-v * v)};
+#else
+  const simd_math::ErfcAndGaussian r = simd_math::erfc_and_gaussian(v);
+  return {r.erfc, r.gaussian};
+#endif
+}
+SO_HD ErfcAndGaussian<double> erfc_and_gaussian(double v) { return {::erfc(v), ::exp(-v * v)}; }
 
 // NaN in the first operand propagates, as in TensorFlow's Relu, Relu6 and
 // clip_by_value (a NaN input gives NaN, never the bound).

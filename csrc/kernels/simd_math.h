@@ -1,8 +1,14 @@
-// float exp, expm1, log1p, tanh and erfc for the CPU, written without branches
+// float exp, expm1, log1p (on [0, 1]), tanh and erfc for the CPU, written without branches
 // or libm calls so that the compiler vectorises the loops that call them.
 // Each is accurate to a few float32 ulps (tests/test_simd_math.py measures
-// them against float64 NumPy over their whole range); edge cases (Inf, NaN,
-// overflow, underflow) behave as libm's.
+// them against float64 NumPy over their whole range, in each CPU build);
+// edge cases (Inf, NaN, overflow, underflow) behave as libm's.
+//
+// Speed comes from short dependency chains: an activation chains several of
+// these, and a long chain per element stalls the out-of-order window long
+// before the vector units are busy. So polynomials run by Estrin's scheme,
+// and builds with FMA (AVX2, AVX-512) fuse each multiply-add; the AVX
+// baseline rounds twice, so its results may differ from theirs by an ulp.
 #pragma once
 
 #include <cstdint>
@@ -17,66 +23,93 @@ namespace simd_math {
 inline float from_bits(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline int32_t to_bits(float f) { int32_t i; std::memcpy(&i, &f, 4); return i; }
 inline float select(bool c, float a, float b) { return c ? a : b; }
+// min(x, bound) and max(x, bound) that give the bound for NaN x: one
+// vminps / vmaxps each.
+inline float at_most(float x, float bound) { return x < bound ? x : bound; }
+inline float at_least(float x, float bound) { return x > bound ? x : bound; }
+
+// a * b + c, in one rounding where the build has FMA.
+inline float madd(float a, float b, float c) {
+#if defined(__FMA__)
+  return __builtin_fmaf(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+// x^K for K a power of two, by squaring.
+template <int K> inline float power_of_two_power(float x) {
+  if constexpr (K == 1) {
+    return x;
+  } else {
+    const float half = power_of_two_power<K / 2>(x);
+    return half * half;
+  }
+}
+
+constexpr int largest_power_of_two_below(int n) { return n <= 2 ? 1 : 2 * largest_power_of_two_below((n + 1) / 2); }
+
+// c[B] + c[B+1] x + ... + c[B+Count-1] x^(Count-1) by Estrin's scheme: the
+// low terms plus x^low times the high ones, each half split again, a chain
+// of about log2(Count) multiply-adds where Horner's is Count - 1 long.
+template <int B, int Count, int N> inline float estrin(const float (&c)[N], float x) {
+  if constexpr (Count == 1) {
+    return c[B];
+  } else {
+    constexpr int low = largest_power_of_two_below(Count);
+    return madd(estrin<B + low, Count - low>(c, x), power_of_two_power<low>(x), estrin<B, low>(c, x));
+  }
+}
+template <int N> inline float polynomial(float x, const float (&c)[N]) { return estrin<0, N>(c, x); }
+
+// a * a - fl(a * a), exactly: one FMA, or Dekker's split without (exact for
+// |a| < 2^12, where the halves' products are exact).
+inline float square_rounding_error(float a, float a2) {
+#if defined(__FMA__)
+  return __builtin_fmaf(a, a, -a2);
+#else
+  const float hi = from_bits(to_bits(a) & ~0xfff), lo = a - hi;
+  return ((hi * hi - a2) + 2.0f * hi * lo) + lo * lo;
+#endif
+}
 
 // Cephes expf: exp(x) = 2^n exp(r), |r| <= ln2 / 2, with 2^n applied in two
-// halves so results down to the subnormal range are right.
+// halves so results down to the subnormal range are right. The clamps map
+// NaN to a bound (so it never reaches the integer conversion); the upper one
+// lies beyond float's range, so large x overflows to Inf in the scaling.
 inline float exp(float x) {
-  const float finite = select(x != x, 0.0f, x);  // NaN never reaches the int conversion
-  const float clamped = select(finite > 88.7228394f, 88.7228394f, select(finite < -104.0f, -104.0f, finite));
-  const float n = __builtin_rintf(clamped * 1.44269504088896341f);
-  const float r = (clamped - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e_r = (p * (r * r) + r) + 1.0f;
-  const int32_t ni = static_cast<int32_t>(n);
+  constexpr float kP[] = {5.0000001201e-1f, 1.6666665459e-1f, 4.1665795894e-2f,
+                          8.3334519073e-3f, 1.3981999507e-3f, 1.9875691500e-4f};
+  const float clamped = at_least(at_most(x, 100.0f), -104.0f);
+  // n = rint(x / ln2): adding 1.5 * 2^23 rounds to an integer, kept in the low bits.
+  const float shifted = madd(clamped, 1.44269504088896341f, 12582912.0f);
+  const float n = shifted - 12582912.0f;
+  const float r = madd(n, 2.12194440e-4f, madd(n, -0.693359375f, clamped));
+  const float exp_r = madd(polynomial(r, kP), r * r, r) + 1.0f;
+  const int32_t ni = to_bits(shifted) - to_bits(12582912.0f);
   const int32_t half = ni >> 1;
-  const float result = e_r * from_bits((half + 127) << 23) * from_bits((ni - half + 127) << 23);
-  return select(x != x, x, select(x > 88.7228394f, __builtin_inff(), result));
+  const float result = exp_r * from_bits((half + 127) << 23) * from_bits((ni - half + 127) << 23);
+  return select(x != x, x, result);
 }
 
 // Taylor series near 0 (no cancellation), exp(x) - 1 elsewhere.
 inline float expm1(float x) {
-  float p = 2.48015873e-5f;  // 1/8!
-  p = p * x + 1.98412698e-4f;
-  p = p * x + 1.38888889e-3f;
-  p = p * x + 8.33333333e-3f;
-  p = p * x + 4.16666667e-2f;
-  p = p * x + 1.66666667e-1f;
-  p = p * x + 0.5f;
-  const float small = p * (x * x) + x;
+  constexpr float kTaylor[] = {0.5f, 1.66666667e-1f, 4.16666667e-2f, 8.33333333e-3f,
+                               1.38888889e-3f, 1.98412698e-4f, 2.48015873e-5f};
+  const float small = madd(polynomial(x, kTaylor), x * x, x);
   return select(__builtin_fabsf(x) < 0.5f, small, exp(x) - 1.0f);
 }
 
-// Cephes logf on u = 1 + y, corrected by (y - (u - 1)) / u for the rounding
-// of 1 + y, which keeps full precision for small y.
-inline float log1p(float y) {
-  const float u = 1.0f + y;
-  const int32_t bits = to_bits(u);
-  float e = static_cast<float>((bits >> 23) - 126);
-  float m = from_bits((bits & 0x007fffff) | 0x3f000000);  // [0.5, 1)
-  const bool below = m < 0.707106781186547524f;
-  e = select(below, e - 1.0f, e);
-  m = select(below, m + m - 1.0f, m - 1.0f);
-  const float z = m * m;
-  float p = 7.0376836292e-2f;
-  p = p * m - 1.1514610310e-1f;
-  p = p * m + 1.1676998740e-1f;
-  p = p * m - 1.2420140846e-1f;
-  p = p * m + 1.4249322787e-1f;
-  p = p * m - 1.6668057665e-1f;
-  p = p * m + 2.0000714765e-1f;
-  p = p * m - 2.4999993993e-1f;
-  p = p * m + 3.3333331174e-1f;
-  float log_u = p * m * z + e * -2.12194440e-4f - 0.5f * z + m + e * 0.693359375f;
-  const float correction = select(u == 1.0f, 0.0f, (y - (u - 1.0f)) / u);
-  log_u = select(u == 1.0f, 0.0f, log_u) + correction;
-  log_u = select((u == 1.0f) & (y != 0.0f), y, log_u);  // y below float's resolution at 1
-  return select((y != y) | (u == __builtin_inff()), u,
-                select(u == 0.0f, -__builtin_inff(), select(u < 0.0f, __builtin_nanf(""), log_u)));
+// log(1 + y) for y in [0, 1], the range softplus needs (log(1 + exp(-|z|))):
+// 2 atanh(s) with s = y / (2 + y) <= 1/3, i.e. 2 s (1 + s^2 Q(s^2)), Q fitted
+// over s^2 <= 1/9 (relative error 8e-9). One division, no exponent split, no
+// cancellation near 0; NaN passes.
+inline float log1p_unit(float y) {
+  constexpr float kQ[] = {0.3333315849304199f, 0.20012454688549042f, 0.13980306684970856f,
+                          0.14089150726795197f};
+  const float s = y / (2.0f + y);
+  const float two_s = s + s, s2 = s * s;
+  return madd(two_s * s2, polynomial(s2, kQ), two_s);
 }
 
 // tanh(|x|) = e / (e + 2) with e = expm1(2|x|); |x| > 9 rounds to 1 (and
@@ -88,23 +121,29 @@ inline float tanh(float x) {
   return __builtin_copysignf(select(a > 9.0f, 1.0f, e / (e + 2.0f)), x);
 }
 
-// Numerical Recipes' erfcc, relative error below 1.2e-7 everywhere.
-inline float erfc(float x) {
-  const float a = select(x < 0.0f, -x, x);
-  const float t = 1.0f / (1.0f + 0.5f * a);
-  float p = 0.17087277f;
-  p = p * t - 0.82215223f;
-  p = p * t + 1.48851587f;
-  p = p * t - 1.13520398f;
-  p = p * t + 0.27886807f;
-  p = p * t - 0.18628806f;
-  p = p * t + 0.09678418f;
-  p = p * t + 0.37409196f;
-  p = p * t + 1.00002368f;
-  p = p * t - 1.26551223f;
-  const float r = t * exp(-a * a + p);
-  return select(x != x, x, select(x < 0.0f, 2.0f - r, r));
+// erfc(x) and exp(-x^2), the Gaussian it decays with (gelu's derivative
+// needs both). For a = |x|: erfc(a) = t Q(t) exp(-a^2), t = 1 / (1 + a / 2),
+// Q a degree-10 polynomial fitted to exp(a^2) erfc(a) / t over a <= 11
+// (relative error 4e-8 with these float32 coefficients; erfc and exp(-a^2)
+// are below float's range beyond). exp(-a^2) runs beside the division and
+// the polynomial, not after them, and the rounding error of a * a is put
+// back: a^2 is large in the tail, where its error would dominate.
+struct ErfcAndGaussian { float erfc, gaussian; };
+inline ErfcAndGaussian erfc_and_gaussian(float x) {
+  constexpr float kQ[] = {0.28209012746810913f, 0.2822147607803345f, 0.24556049704551697f,
+                          0.18340624868869781f, 0.06277906149625778f, 0.01661108434200287f,
+                          0.007957843132317066f, -0.32114797830581665f, 0.40258193016052246f,
+                          -0.1992020159959793f, 0.037148457020521164f};
+  const float a = at_most(__builtin_fabsf(x), 11.0f);  // NaN: 11, restored below
+  const float t = 1.0f / madd(0.5f, a, 1.0f);
+  const float a2 = a * a;
+  const float e = exp(-a2);
+  const float gaussian = madd(e, -square_rounding_error(a, a2), e);  // to first order
+  const float r = t * polynomial(t, kQ) * gaussian;
+  return {select(x != x, x, select(x < 0.0f, 2.0f - r, r)), select(x != x, x, gaussian)};
 }
+
+inline float erfc(float x) { return erfc_and_gaussian(x).erfc; }
 
 }  // namespace simd_math
 SO_ISA_END

@@ -10,13 +10,13 @@
 #include <pybind11/stl.h>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "../kernels/cpu.h"
-#include "../kernels/simd_math.h"
 #include "array_args.h"
 #if SPATIAL_OPS_WITH_CUDA
 #include "../kernels/cuda.h"
@@ -348,20 +348,23 @@ py::tuple backward(const py::object& dy, const py::object& x, const py::object& 
   return backward_host(dy, x, kernel, bias, spec, outs);
 }
 
-// The float math the CPU kernels use (simd_math.h), element by element: its
-// accuracy is tested over the whole float range against float64 NumPy.
-py::array_t<float> float_math(const std::string& name, py::array_t<float, py::array::c_style> x) {
-  float (*fn)(float) = nullptr;
-  if (name == "exp") fn = simd_math::exp;
-  else if (name == "expm1") fn = simd_math::expm1;
-  else if (name == "log1p") fn = simd_math::log1p;
-  else if (name == "tanh") fn = simd_math::tanh;
-  else if (name == "erfc") fn = simd_math::erfc;
-  else throw py::value_error("float_math: unknown function '" + name + "'");
+// The float math the CPU kernels use (simd_math.h) as one CPU build computes
+// it, element by element: its accuracy is tested over the whole float range
+// against float64 NumPy, in each build.
+py::array_t<float> float_math(const std::string& name, py::array_t<float, py::array::c_style> x,
+                              const std::optional<std::string>& isa) {
+  static const std::map<std::string, FloatFunction> functions{
+      {"exp", FloatFunction::kExp}, {"expm1", FloatFunction::kExpm1},
+      {"log1p_unit", FloatFunction::kLog1pUnit}, {"tanh", FloatFunction::kTanh},
+      {"erfc", FloatFunction::kErfc}};
+  const auto function = functions.find(name);
+  if (function == functions.end()) throw py::value_error("float_math: unknown function '" + name + "'");
   py::array_t<float> y(x.request().shape);
-  const float* in = x.data();
-  float* out = y.mutable_data();
-  for (py::ssize_t i = 0; i < x.size(); ++i) out[i] = fn(in[i]);
+  try {
+    float_math_cpu(isa.value_or(active_cpu_isa()), function->second, x.data(), y.mutable_data(), x.size());
+  } catch (const std::invalid_argument& error) {
+    throw py::value_error(error.what());
+  }
   return y;
 }
 
@@ -407,8 +410,10 @@ PYBIND11_MODULE(_core, m) {
         "Device arrays need out=(dx, dkernel, dbias or None); see forward for streams.");
   m.def("activation_names", &activation_names, "Comma-separated names of the fused activations.");
   m.def("active_cpu_isa", &active_cpu_isa, "The CPU kernels' build in use: baseline, avx2 or avx512.");
-  m.def("float_math", &python::float_math, py::arg("name"), py::arg("x"),
-        "exp, expm1, log1p, tanh or erfc as the CPU kernels compute them in float32.");
+  m.def("supported_cpu_isas", &supported_cpu_isas, "The CPU kernels' builds this CPU can run.");
+  m.def("float_math", &python::float_math, py::arg("name"), py::arg("x"), py::arg("isa") = py::none(),
+        "exp, expm1, log1p_unit (log1p on [0, 1]), tanh or erfc in float32 as the CPU kernels'\n"
+        "build `isa` computes them (default: the build in use).");
   m.attr("built_with_cuda") = python::kBuiltWithCuda;
   m.def("cuda_device_count", &python::cuda_device_count,
         "CUDA devices visible (0 without a driver or device, or in a build without CUDA).");

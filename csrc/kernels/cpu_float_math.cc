@@ -1,0 +1,23 @@
+// The float functions of simd_math.h as this CPU build compiles them, over an
+// array: how tests/test_simd_math.py measures each build's accuracy (FMA
+// builds and the baseline round differently).
+#include "cpu.h"
+#include "cpu_isa.h"
+#include "simd_math.h"
+
+namespace spatial_ops {
+
+void SO_ISA_ENTRY(float_math_cpu)(FloatFunction function, const float* x, float* y, int64_t n) {
+  const auto apply = [&](auto fn) {
+    for (int64_t i = 0; i < n; ++i) y[i] = fn(x[i]);
+  };
+  switch (function) {
+    case FloatFunction::kExp: return apply(simd_math::exp);
+    case FloatFunction::kExpm1: return apply(simd_math::expm1);
+    case FloatFunction::kLog1pUnit: return apply(simd_math::log1p_unit);
+    case FloatFunction::kTanh: return apply(simd_math::tanh);
+    case FloatFunction::kErfc: return apply(simd_math::erfc);
+  }
+}
+
+}  // namespace spatial_ops
