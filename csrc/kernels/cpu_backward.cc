@@ -28,8 +28,8 @@ int64_t batch_blocks(int64_t batch, int64_t n_total, int64_t spatial_blocks) {
 // pointers and no branches let the compiler vectorise it.
 template <class S, class Act, bool kScalarDy>
 void backward_span(int64_t length, const S* __restrict__ dy, compute_t<S> divisor,
-                   const S* __restrict__ x, const S* __restrict__ kernel,
-                   const S* __restrict__ bias, S* __restrict__ dx,
+                   const S* __restrict__ x, const weight_t<S>* __restrict__ kernel,
+                   const weight_t<S>* __restrict__ bias, S* __restrict__ dx,
                    compute_t<S>* __restrict__ acc_kernel, compute_t<S>* __restrict__ acc_bias,
                    const Params<compute_t<S>> params) {  // by value: no aliasing
   using T = compute_t<S>;
@@ -48,7 +48,8 @@ struct Backward {
   using T = compute_t<S>;
   const SpatialDenseSpec& spec;
   const Params<T> params;
-  const S *dy, *x, *kernel, *bias;
+  const S *dy, *x;
+  const weight_t<S> *kernel, *bias;
   S* dx;
 
   // Spatial range [n0, n1) of batch row b. With a reduction, dy[b, a, c]
@@ -90,8 +91,8 @@ struct Backward {
 };
 
 template <class S, class Act>
-void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const S* kernel,
-              const S* bias, S* dx, S* dkernel, S* dbias, const ParallelFor& parallel_for) {
+void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weight_t<S>* kernel,
+              const weight_t<S>* bias, S* dx, S* dkernel, S* dbias, const ParallelFor& parallel_for) {
   using T = compute_t<S>;
   const int64_t n_total = spec.shape.spatial_size(), batch = spec.shape.batch;
   const int64_t spatial_blocks = ceil_div(n_total, kSpatialBlock);
@@ -140,10 +141,11 @@ void SO_ISA_ENTRY(spatial_dense_backward_cpu)(const SpatialDenseSpec& spec, DTyp
   dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
     dispatch_activation(spec.activation, spec.derivative_order, [&](auto activation) {
+      const cpu::WeightOperands<S> weights(spec, kernel, bias);
       cpu::backward<S, decltype(activation)>(
-          spec, static_cast<const S*>(dy), static_cast<const S*>(x),
-          static_cast<const S*>(kernel), cpu::BiasOperand<S>(spec, bias).data(),
-          static_cast<S*>(dx), static_cast<S*>(dkernel), static_cast<S*>(dbias), parallel_for);
+          spec, static_cast<const S*>(dy), static_cast<const S*>(x), weights.kernel(),
+          weights.bias(), static_cast<S*>(dx), static_cast<S*>(dkernel), static_cast<S*>(dbias),
+          parallel_for);
     });
   });
 }

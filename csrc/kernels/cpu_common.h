@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "activations.h"
@@ -22,26 +23,50 @@ constexpr int64_t kBackwardCyclesPerElement = 16;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// The type the loops read the weights in: the compute type, so half-type
+// weights are converted once per call (they are small beside x) rather than
+// at every batch row; the hot loops convert x alone.
+template <class S> using weight_t = compute_t<S>;
+
 // z = x * kernel + bias at spatial index n.
-template <class S>
-inline compute_t<S> z_at(const S* x_row, const S* kernel, const S* bias, int64_t n) {
+template <class S, class W>
+inline compute_t<S> z_at(const S* x_row, const W* kernel, const W* bias, int64_t n) {
   return math::affine(load(x_row[n]), load(kernel[n]), load(bias[n]));
 }
 
-// The bias operand: the caller's, or zeros when the call has none. A bias
-// that is always there keeps the hot loops free of branches (vectorisable);
+// The kernel and bias operands as weight_t: the caller's arrays where that
+// is their type, else converted copies; a bias of zeros when the call has
+// none, which keeps the hot loops free of branches (vectorisable);
 // x * kernel + 0 equals x * kernel but for the sign of a zero.
-template <class S> class BiasOperand {
+template <class S> class WeightOperands {
  public:
-  BiasOperand(const SpatialDenseSpec& spec, const void* bias) {
-    if (!spec.has_bias) zeros_.assign(spec.shape.spatial_size(), S{});
-    data_ = spec.has_bias ? static_cast<const S*>(bias) : zeros_.data();
+  using W = weight_t<S>;
+  WeightOperands(const SpatialDenseSpec& spec, const void* kernel, const void* bias) {
+    const int64_t n = spec.shape.spatial_size();
+    kernel_ = as_weights(static_cast<const S*>(kernel), n, kernel_copy_);
+    if (spec.has_bias) {
+      bias_ = as_weights(static_cast<const S*>(bias), n, bias_copy_);
+    } else {
+      bias_copy_.assign(n, W{});
+      bias_ = bias_copy_.data();
+    }
   }
-  const S* data() const { return data_; }
+  const W* kernel() const { return kernel_; }
+  const W* bias() const { return bias_; }
 
  private:
-  std::vector<S> zeros_;
-  const S* data_;
+  static const W* as_weights(const S* values, int64_t n, std::vector<W>& copy) {
+    if constexpr (std::is_same_v<S, W>) {
+      return values;
+    } else {
+      copy.resize(n);
+      for (int64_t i = 0; i < n; ++i) copy[i] = load(values[i]);
+      return copy.data();
+    }
+  }
+  std::vector<W> kernel_copy_, bias_copy_;
+  const W* kernel_;
+  const W* bias_;
 };
 
 }  // namespace cpu

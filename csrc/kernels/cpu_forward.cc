@@ -26,8 +26,8 @@ template <class T, class F> T fixed_order_sum(int64_t length, const F& term) {
 
 // y[b, n] = act(z[b, n]) over units of (batch row, spatial block).
 template <class S, class Act>
-void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const S* kernel,
-                         const S* bias, S* y, const ParallelFor& parallel_for) {
+void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_t<S>* kernel,
+                         const weight_t<S>* bias, S* y, const ParallelFor& parallel_for) {
   using T = compute_t<S>;
   const Params<T> params(spec.params);
   const int64_t n_total = spec.shape.spatial_size();
@@ -51,8 +51,8 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const S* kern
 // y[b, a, c] = sum (or mean) over r of act(z[b, a, r, c]); each output is
 // summed whole by one thread, in a fixed order.
 template <class S, class Act>
-void forward_reduced(const SpatialDenseSpec& spec, const S* x, const S* kernel,
-                     const S* bias, S* y, const ParallelFor& parallel_for) {
+void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>* kernel,
+                     const weight_t<S>* bias, S* y, const ParallelFor& parallel_for) {
   using T = compute_t<S>;
   constexpr int64_t kInnerBlock = 256;  // accumulators kept on the stack
   const Params<T> params(spec.params);
@@ -103,8 +103,9 @@ void SO_ISA_ENTRY(spatial_dense_forward_cpu)(const SpatialDenseSpec& spec, DType
     dispatch_activation(spec.activation, spec.derivative_order, [&](auto activation) {
       using Act = decltype(activation);
       const auto run = spec.reduces() ? cpu::forward_reduced<S, Act> : cpu::forward_elementwise<S, Act>;
-      run(spec, static_cast<const S*>(x), static_cast<const S*>(kernel),
-          cpu::BiasOperand<S>(spec, bias).data(), static_cast<S*>(y), parallel_for);
+      const cpu::WeightOperands<S> weights(spec, kernel, bias);
+      run(spec, static_cast<const S*>(x), weights.kernel(), weights.bias(), static_cast<S*>(y),
+          parallel_for);
     });
   });
 }

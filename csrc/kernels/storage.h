@@ -20,23 +20,27 @@ SO_HD double load(double v) { return v; }
 
 SO_HD float load(bfloat16 v) { return bits_to_float(uint32_t(v.bits) << 16); }
 
-// IEEE half -> float, exact for every input (subnormals, Inf, NaN). On the
-// GPU the conversion instructions give the same values (NaN payloads aside)
-// in far fewer registers.
+// IEEE half -> float, exact for every input (subnormals, Inf, NaN). Written
+// with selects and no branches so the CPU loops that call it vectorise; on
+// the GPU the conversion instruction gives the same values (NaN payloads
+// aside) in far fewer registers.
 SO_HD float load(float16 v) {
 #if defined(__CUDA_ARCH__)
   float f;
   asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.bits));
   return f;
 #endif
-  const uint32_t sign = uint32_t(v.bits & 0x8000u) << 16;
-  const uint32_t exponent = (v.bits >> 10) & 0x1fu;
-  const uint32_t mantissa = v.bits & 0x3ffu;
-  if (exponent == 0x1fu) return bits_to_float(sign | 0x7f800000u | (mantissa << 13));
-  if (exponent != 0) return bits_to_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-  // Subnormal half: mantissa * 2^-24, exact in float.
-  const float magnitude = float(mantissa) * 5.9604644775390625e-8f;
-  return sign ? -magnitude : magnitude;
+  const uint32_t magnitude = uint32_t(v.bits & 0x7fffu) << 13;  // exponent and mantissa, float-aligned
+  const uint32_t exponent = magnitude & 0x0f800000u;
+  const uint32_t rebiased = magnitude + ((127u - 15u) << 23);
+  // Inf/NaN: the exponent goes all ones. Zero/subnormal: the mantissa is
+  // read as a normal float 2^-14 (1 + m) and 2^-14 subtracted exactly, which
+  // leaves 2^-14 m, normalised.
+  const uint32_t special = rebiased + ((128u - 16u) << 23);
+  const float subnormal = bits_to_float(rebiased + (1u << 23)) - bits_to_float(113u << 23);
+  const uint32_t bits = exponent == 0x0f800000u ? special
+                        : exponent == 0 ? float_to_bits(subnormal) : rebiased;
+  return bits_to_float(bits | (uint32_t(v.bits & 0x8000u) << 16));
 }
 
 template <class Storage> SO_HD Storage store(compute_t<Storage> v);
@@ -55,32 +59,26 @@ template <> SO_HD bfloat16 store<bfloat16>(float v) {
   return bfloat16{uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16)};
 }
 
-// float -> IEEE half, round to nearest even, overflow to Inf, NaN kept quiet.
+// float -> IEEE half, round to nearest even, overflow to Inf, NaN kept quiet
+// (its top payload bits kept). Branch-free, as load(float16).
 template <> SO_HD float16 store<float16>(float v) {
 #if defined(__CUDA_ARCH__)
   float16 result;
   asm("cvt.rn.f16.f32 %0, %1;" : "=h"(result.bits) : "f"(v));
   return result;
 #endif
-  uint32_t u = float_to_bits(v);
-  const uint16_t sign = uint16_t((u >> 16) & 0x8000u);
-  u &= 0x7fffffffu;
-  if (u > 0x7f800000u) return float16{uint16_t(sign | 0x7e00u | ((u >> 13) & 0x3ffu))};
-  if (u >= 0x477ff000u) return float16{uint16_t(sign | 0x7c00u)};  // rounds to >= 65520: Inf
-  if (u < 0x38800000u) {  // below 2^-14: subnormal half (or zero)
-    if (u < 0x33000000u) return float16{sign};  // below half of the smallest subnormal
-    const uint32_t exponent = u >> 23;
-    const uint32_t mantissa = (u & 0x7fffffu) | 0x800000u;
-    const uint32_t shift = 126u - exponent;  // 14..24
-    const uint32_t halfway = 1u << (shift - 1);
-    uint32_t result = mantissa >> shift;
-    const uint32_t remainder = mantissa & ((1u << shift) - 1u);
-    if (remainder > halfway || (remainder == halfway && (result & 1u))) ++result;
-    return float16{uint16_t(sign | result)};
-  }
-  // Normal: rebias the exponent and round the 13 dropped mantissa bits.
-  const uint32_t rounded = u + 0xfffu + ((u >> 13) & 1u);
-  return float16{uint16_t(sign | ((rounded - (112u << 23)) >> 13))};
+  const uint32_t u = float_to_bits(v) & 0x7fffffffu;
+  const uint32_t sign = (float_to_bits(v) >> 16) & 0x8000u;
+  const uint32_t nan = 0x7e00u | ((u >> 13) & 0x3ffu);
+  // Below 2^-14 (half subnormal or zero): adding 0.5 puts the half mantissa
+  // in the float's low bits, rounded to nearest even by the float addition.
+  const uint32_t subnormal = float_to_bits(bits_to_float(u) + 0.5f) - 0x3f000000u;
+  // Normal: rebias the exponent and round the 13 dropped mantissa bits to even.
+  const uint32_t normal = (u - (112u << 23) + 0xfffu + ((u >> 13) & 1u)) >> 13;
+  const uint32_t bits = u > 0x7f800000u ? nan
+                        : u >= 0x477ff000u ? 0x7c00u  // rounds to >= 65520: Inf
+                        : u < 0x38800000u ? subnormal : normal;
+  return float16{uint16_t(sign | bits)};
 }
 
 // Calls f(Storage{}) for the dtype, so callers instantiate one template per
