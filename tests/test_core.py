@@ -1,12 +1,15 @@
 """spatial_ops._core: the same kernels on NumPy arrays, without TensorFlow in
 the loop (the binding the GPU checks extend to device arrays)."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import spatial_ops
 from spatial_ops import _core
+from processes import run_python
 from support import ACTIVATIONS, assert_close, draw_operands
 from spatial_ops.activations import resolve
 
@@ -81,3 +84,37 @@ def test_derivative_order_one_is_the_activation_derivative(rng, case):
     np.testing.assert_allclose(slope * kernel, dx, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="derivative_order must be 0 or 1"):
         _core.forward(x, kernel, bias, act.fused_name, list(act.params), derivative_order=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, tf.bfloat16.as_numpy_dtype], ids=["float16", "bfloat16"])
+@pytest.mark.parametrize("isa", _core.supported_cpu_isas())
+def test_half_types_load_and_round_exactly(rng, tmp_path, dtype, isa):
+    """Every bit pattern of the half type as x (so every load, subnormals,
+    Inf and NaN included), times random half kernels over the whole exponent
+    range plus a bias: the linear op computes x * kernel + bias in float32
+    and rounds it once to the half type, which must be bit for bit NumPy's
+    float32 arithmetic and its round-to-nearest-even conversion (overflow to
+    Inf, results in the subnormal range, ties)."""
+    x = np.arange(1 << 16, dtype=np.uint16).view(dtype).reshape(4, 1, 128, 128)
+    finite = x[np.isfinite(x.astype(np.float32))].astype(np.float32)
+    kernel = rng.choice(finite, size=(1, 128, 128)).astype(dtype)
+    bias = (rng.choice(finite, size=(1, 128, 128)) * rng.integers(0, 2, (1, 128, 128))).astype(dtype)
+    y = _linear_forward_in_build(isa, tmp_path, x, kernel, bias)
+    with np.errstate(all="ignore"):
+        expected = (x.astype(np.float32) * kernel.astype(np.float32) + bias.astype(np.float32)).astype(dtype)
+    nan = np.isnan(expected.astype(np.float32))
+    np.testing.assert_array_equal(np.isnan(y.astype(np.float32)), nan)
+    np.testing.assert_array_equal(y.view(np.uint16)[~nan], expected.view(np.uint16)[~nan])
+
+
+def _linear_forward_in_build(isa, directory, x, kernel, bias):
+    """_core.forward (linear) in a fresh process that runs the given CPU build."""
+    operands, result = directory / f"operands_{isa}.npz", directory / f"y_{isa}.npy"
+    np.savez(operands, x=x.view(np.uint16), kernel=kernel.view(np.uint16), bias=bias.view(np.uint16))
+    run_python("import sys, numpy as np; from spatial_ops import _core\n"
+               "dtype = np.dtype(sys.argv[3]) if sys.argv[3] == 'float16' else __import__('ml_dtypes').bfloat16\n"
+               "a = np.load(sys.argv[1])\n"
+               "np.save(sys.argv[2], _core.forward(*(a[k].view(dtype) for k in ('x', 'kernel', 'bias'))).view(np.uint16))",
+               operands, result, x.dtype.name,
+               env=dict(os.environ, SPATIAL_OPS_CPU_ISA=isa, TF_CPP_MIN_LOG_LEVEL="3"))
+    return np.load(result).view(x.dtype)
