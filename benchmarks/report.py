@@ -6,7 +6,9 @@ benchmarks/speedup.png (fused speed-up against size).
     .venv/bin/python benchmarks/report.py --json run.json   # re-render a saved run
 
 A full run also measures training-step peak memory (benchmarks/peak_memory.py)
-and keeps its table in benchmarks/last_peak_memory.md for re-rendering.
+and each activation's compute cost (benchmarks/activation_cost.py), and keeps
+their tables in benchmarks/last_peak_memory.md and last_activation_cost.md for
+re-rendering.
 
 The floor is the bytes a pass must move over the bandwidth of a large copy
 measured in the same run: forward reads x and writes y; a training step also
@@ -117,11 +119,13 @@ def main():
     args = parser.parse_args()
     json_path = args.json or str(ROOT / "benchmarks" / "last_run.json")
     memory_path = ROOT / "benchmarks" / "last_peak_memory.md"
+    cost_path = ROOT / "benchmarks" / "last_activation_cost.md"
     if not args.json:
         run_suite(json_path)
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        import peak_memory  # noqa: PLC0415
+        import activation_cost, peak_memory  # noqa: PLC0415, E401
         memory_path.write_text(peak_memory.table((1024, 256, 256)))
+        cost_path.write_text(activation_cost.table())
     data, copies, times = parse(json_path)
     plot(times, ROOT / "benchmarks" / "speedup.png")
     Path(args.out).write_text(
@@ -138,6 +142,9 @@ def main():
         + "\n![speed-up against size](benchmarks/speedup.png)\n"
         + ("\n## Peak memory\n\nMeasured by `benchmarks/peak_memory.py` (how, in its docstring).\n\n"
            + memory_path.read_text() if memory_path.exists() else "")
+        + ("\n## Compute cost per activation\n\nMeasured by `benchmarks/activation_cost.py` (how, in its "
+           "docstring): the kernels alone on data in cache, so the cost of the math apart from "
+           "memory traffic.\n\n" + cost_path.read_text() if cost_path.exists() else "")
     )
     print(f"wrote {args.out} and benchmarks/speedup.png")
 

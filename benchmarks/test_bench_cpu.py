@@ -76,3 +76,13 @@ def test_peak_memory_script_runs():
     import peak_memory
     table = peak_memory.table((8, 3, 3))
     assert table.count("\n| relu | None |") == 1
+
+
+def test_activation_cost_script_runs():
+    """benchmarks/activation_cost.py on every fused row, one call each (it measures, never judges)."""
+    import activation_cost
+    rows = activation_cost.activations()
+    assert sorted(name for _, name, _ in rows) == sorted(n.strip() for n in spatial_ops._core.activation_names().split(","))
+    for _, name, params in rows:
+        forward, backward = activation_cost.cost(np.float32, name, params, repeats=1)
+        assert forward > 0 and backward > 0
