@@ -111,8 +111,8 @@ def _linear_forward_in_build(isa, directory, x, kernel, bias):
     """_core.forward (linear) in a fresh process that runs the given CPU build."""
     operands, result = directory / f"operands_{isa}.npz", directory / f"y_{isa}.npy"
     np.savez(operands, x=x.view(np.uint16), kernel=kernel.view(np.uint16), bias=bias.view(np.uint16))
-    run_python("import sys, numpy as np; from spatial_ops import _core\n"
-               "dtype = np.dtype(sys.argv[3]) if sys.argv[3] == 'float16' else __import__('ml_dtypes').bfloat16\n"
+    run_python("import sys, ml_dtypes, numpy as np; from spatial_ops import _core\n"
+               "dtype = np.dtype(sys.argv[3])  # ml_dtypes registers bfloat16 with NumPy\n"
                "a = np.load(sys.argv[1])\n"
                "np.save(sys.argv[2], _core.forward(*(a[k].view(dtype) for k in ('x', 'kernel', 'bias'))).view(np.uint16))",
                operands, result, x.dtype.name,

@@ -44,16 +44,6 @@ DType dtype_from_name(const std::string& name, const std::string& dtype) {
   unsupported_dtype(name, dtype);
 }
 
-int64_t item_size(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat16:
-    case DType::kBFloat16: return 2;
-    case DType::kFloat32: return 4;
-    case DType::kFloat64: break;
-  }
-  return 8;
-}
-
 // Row-major contiguity with strides in elements; size-1 axes may have any stride.
 bool c_contiguous(const Dims& dims, const std::vector<int64_t>& strides) {
   for (int64_t d : dims) {
@@ -114,7 +104,7 @@ void parse_cuda_array_interface(const py::dict& interface, ArrayArg* arg) {
   arg->writable = !data[1].cast<bool>();
   if (interface.contains("strides") && !interface["strides"].is_none()) {
     std::vector<int64_t> strides;
-    const int64_t size = item_size(arg->dtype);
+    const int64_t size = size_of(arg->dtype);
     for (const py::handle& s : py::tuple(interface["strides"])) {
       const int64_t bytes = s.cast<int64_t>();
       strides.push_back(bytes % size == 0 ? bytes / size : -1);

@@ -98,16 +98,6 @@ void run_on_threads(int64_t total, int64_t, const WorkFn& work) {
   for (std::thread& thread : threads) thread.join();
 }
 
-size_t element_size(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat16:
-    case DType::kBFloat16: return 2;
-    case DType::kFloat32: return 4;
-    case DType::kFloat64: break;
-  }
-  return 8;
-}
-
 int64_t product(const Dims& dims) {
   int64_t p = 1;
   for (int64_t d : dims) p *= d;
@@ -118,7 +108,7 @@ int64_t product(const Dims& dims) {
 // unnoticed), filled with a deterministic pattern of moderate values.
 struct Buffer {
   std::vector<unsigned char> bytes;
-  Buffer(int64_t n, DType dtype, uint32_t seed) : bytes(size_t(n) * element_size(dtype)) {
+  Buffer(int64_t n, DType dtype, uint32_t seed) : bytes(size_t(n) * size_t(size_of(dtype))) {
     uint32_t state = seed * 2654435761u + 1;
     for (int64_t i = 0; i < n; ++i) {
       state = state * 1664525u + 1013904223u;
@@ -127,7 +117,7 @@ struct Buffer {
     }
   }
   void set(int64_t i, double v, DType dtype) {
-    unsigned char* at = bytes.data() + size_t(i) * element_size(dtype);
+    unsigned char* at = bytes.data() + size_t(i) * size_t(size_of(dtype));
     if (dtype == DType::kFloat64) { std::memcpy(at, &v, 8); return; }
     const float f = float(v);
     if (dtype == DType::kFloat32) { std::memcpy(at, &f, 4); return; }
