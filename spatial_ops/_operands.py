@@ -3,17 +3,19 @@ raise the same ValueError, naming the shapes, for the same bad input."""
 
 import tensorflow as tf
 
-SUPPORTED_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
+# A set: DType's == runs in Python, a set lookup hashes once.
+SUPPORTED_DTYPES = frozenset((tf.float16, tf.bfloat16, tf.float32, tf.float64))
 REDUCTIONS = ("sum", "mean")
 
 
 def _as_weight(weight, dtype, name, x):
     if weight is None:
         return None
-    if hasattr(weight, "dtype") and not hasattr(weight, "__array_interface__"):
+    if isinstance(weight, tf.Tensor) or (
+            hasattr(weight, "dtype") and not hasattr(weight, "__array_interface__")):
         # A tensor or variable keeps its dtype (read through any autocast scope).
-        tensor = tf.convert_to_tensor(weight)
-        if tensor.dtype != dtype:
+        tensor = weight if isinstance(weight, tf.Tensor) else tf.convert_to_tensor(weight)
+        if tensor.dtype is not dtype and tensor.dtype != dtype:
             raise ValueError(
                 f"mixed dtypes: x is {dtype.name} {x.shape} but {name} is "
                 f"{tensor.dtype.name} {tensor.shape}; cast them to one dtype"
@@ -43,9 +45,16 @@ def check_broadcastable(weight_shape, spatial_shape, name="kernel"):
     _check_broadcastable(weight_shape, spatial_shape, name, tf.TensorShape([None]) + spatial_shape)
 
 
+def has_spatial_shape(weight, spatial_dims):
+    """True when weight's static shape is spatial_dims (x.shape.as_list()[1:]),
+    unknown dimensions alike: plain lists compare faster than TensorShapes."""
+    return weight.shape.rank is not None and weight.shape.as_list() == spatial_dims
+
+
 def prepare_operands(x, kernel, bias):
     """Converts x, kernel, bias to tensors of one float dtype and checks shapes."""
-    x = tf.convert_to_tensor(x)
+    if not isinstance(x, tf.Tensor):
+        x = tf.convert_to_tensor(x)
     if x.dtype not in SUPPORTED_DTYPES:
         raise ValueError(
             f"x has dtype {x.dtype.name} (shape {x.shape}); supported dtypes are "
@@ -57,10 +66,10 @@ def prepare_operands(x, kernel, bias):
         )
     kernel = _as_weight(kernel, x.dtype, "kernel", x)
     bias = _as_weight(bias, x.dtype, "bias", x)
-    spatial = x.shape[1:]
+    spatial_dims = x.shape.as_list()[1:]
     for weight, name in ((kernel, "kernel"), (bias, "bias")):
-        if weight is not None:
-            _check_broadcastable(weight.shape, spatial, name, x.shape)
+        if weight is not None and not has_spatial_shape(weight, spatial_dims):
+            _check_broadcastable(weight.shape, x.shape[1:], name, x.shape)
     return x, kernel, bias
 
 

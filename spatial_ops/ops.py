@@ -1,9 +1,9 @@
-"""The fused op: canonicalises any input to the 4-D view the kernels take,
-calls the op library, and registers the fused backward as its gradient."""
+"""The fused op: checks the operands, calls the op library on x as it is
+(the op takes any rank and the reduced run of axes as attributes), and
+registers the fused backward as its gradient."""
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
 from . import _operands, _xla, reference
@@ -15,35 +15,10 @@ _forward_op = _LIBRARY.spatial_ops_spatial_dense
 _backward_op = _LIBRARY.spatial_ops_spatial_dense_grad
 _LINEAR = resolve(None)
 _HALF_DTYPES = (tf.float16, tf.bfloat16)
+_EMPTY_BIAS = {}
 
 
-def _dims(x):
-    """x's dimensions: Python ints where static, int64 scalars where not."""
-    dynamic = None
-    dims = []
-    for i, size in enumerate(x.shape.as_list()):
-        if size is None:
-            dynamic = tf.shape(x, out_type=tf.int64) if dynamic is None else dynamic
-            size = dynamic[i]
-        dims.append(size)
-    return dims
-
-
-def _product(dims):
-    if all(isinstance(d, int) for d in dims):
-        return math.prod(dims)
-    return tf.reduce_prod(tf.stack([tf.cast(d, tf.int64) for d in dims]))
-
-
-def _shape(dims):
-    """A reshape target: an int64 array when static (converted about twice
-    as fast as a list in eager mode), else a list TensorFlow stacks."""
-    if all(isinstance(d, int) for d in dims):
-        return np.array(dims, np.int64)
-    return dims
-
-
-def _fused_run(axes, dims):
+def _fused_run(axes, static_dims):
     """The contiguous run of reduced axes the kernel reduces: the largest
     (static size), the last on ties. Returned as (start, stop) in x's axes."""
     runs, start = [], axes[0]
@@ -52,46 +27,50 @@ def _fused_run(axes, dims):
             runs.append((start, previous + 1))
             start = axis
     def static_size(run):
-        sizes = dims[run[0]:run[1]]
-        return math.prod(sizes) if all(isinstance(d, int) for d in sizes) else math.inf
+        sizes = static_dims[run[0]:run[1]]
+        return math.prod(sizes) if None not in sizes else math.inf
     return max(reversed(runs), key=static_size)
 
 
-def _call_fused(x, dims, kernel, bias, activation, run, reduction):
-    """One call of the op on the canonical view of x (dims: _dims(x));
-    run=None: no reduction."""
-    spatial = dims[1:]
-    if run is None:
-        outer, reduced, inner = 1, 1, _product(spatial)
-        out_dims = dims
-    else:
-        start, stop = run
-        outer, reduced, inner = _product(dims[1:start]), _product(dims[start:stop]), _product(dims[stop:])
-        out_dims = dims[:start] + dims[stop:]
-    weight_shape = [outer, reduced, inner]
-    static_spatial = x.shape[1:]
+def _spatial_weight(weight, x, spatial_dims):
+    """weight as the op takes it, in x's spatial shape (d1, ..., dk): itself
+    when it has that shape, else broadcast (materialised at weight size)."""
+    if _operands.has_spatial_shape(weight, spatial_dims) and None not in spatial_dims:
+        return weight
+    spatial = x.shape[1:]
+    target = spatial if spatial.is_fully_defined() else tf.shape(x)[1:]
+    if weight.dtype in _HALF_DTYPES:
+        # The gradient of broadcast_to sums over the broadcast axes in the
+        # weight's dtype: for half types that sum runs in float32, as the
+        # kernels' own sums do.
+        return tf.cast(tf.broadcast_to(tf.cast(weight, tf.float32), target), weight.dtype)
+    return tf.broadcast_to(weight, target)
 
-    def canonical_weight(weight):
-        if weight.shape != static_spatial or not static_spatial.is_fully_defined():
-            # Materialised at weight size only. The gradient of broadcast_to sums
-            # over the broadcast axes in the weight's dtype: for half types that
-            # sum runs in float32, as the kernels' own sums do.
-            if weight.dtype in _HALF_DTYPES:
-                weight = tf.cast(tf.broadcast_to(tf.cast(weight, tf.float32), spatial), weight.dtype)
-            else:
-                weight = tf.broadcast_to(weight, spatial)
-        return tf.reshape(weight, _shape(weight_shape))
 
-    y = _forward_op(
-        tf.reshape(x, _shape([dims[0]] + weight_shape)),
-        canonical_weight(kernel),
-        canonical_weight(bias) if bias is not None else tf.zeros([0], x.dtype),
+def _empty_bias(dtype):
+    """The op's bias operand when there is none: [0]. Kept per dtype in eager
+    mode, where building it would cost as much as the op itself."""
+    if not tf.executing_eagerly():
+        return tf.zeros([0], dtype)
+    if dtype not in _EMPTY_BIAS:
+        _EMPTY_BIAS[dtype] = tf.zeros([0], dtype)
+    return _EMPTY_BIAS[dtype]
+
+
+def _call_fused(x, kernel, bias, activation, run, reduction):
+    """One call of the op; run: the reduced axes (start, stop), or None."""
+    reduce_range = {} if run is None else dict(reduce_begin=run[0], reduce_end=run[1])
+    spatial_dims = x.shape.as_list()[1:]
+    return _forward_op(
+        x,
+        _spatial_weight(kernel, x, spatial_dims),
+        _empty_bias(x.dtype) if bias is None else _spatial_weight(bias, x, spatial_dims),
         activation=activation.fused_name,
         activation_params=[repr(p) for p in activation.params],
         reduction="none" if run is None else reduction,
         has_bias=bias is not None,
+        **reduce_range,
     )
-    return tf.reshape(y, _shape(out_dims))
 
 
 def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, reduction="sum"):
@@ -114,25 +93,42 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     axes = _operands.normalize_reduce_axes(reduce_axis, x.shape.rank)
     _operands.check_reduction(reduction)
     resolved = resolve(activation)
-    dims = _dims(x)
     if resolved.fused_name is None:
-        y = resolved.fn(_call_fused(x, dims, kernel, bias, _LINEAR, None, reduction))
+        y = resolved.fn(_call_fused(x, kernel, bias, _LINEAR, None, reduction))
         return _operands.reduce_spatial(y, axes, reduction)
     if not axes:
-        return _call_fused(x, dims, kernel, bias, resolved, None, reduction)
+        return _call_fused(x, kernel, bias, resolved, None, reduction)
     # The kernel reduces one contiguous run of axes; any others (a mean of
     # equal-sized means is the mean) are reduced by TensorFlow afterwards.
-    start, stop = run = _fused_run(axes, dims)
-    y = _call_fused(x, dims, kernel, bias, resolved, run, reduction)
+    start, stop = run = _fused_run(axes, x.shape.as_list())
+    y = _call_fused(x, kernel, bias, resolved, run, reduction)
     rest = tuple(a if a < start else a - (stop - start) for a in axes if not start <= a < stop)
     return _operands.reduce_spatial(y, rest, reduction)
 
 
-_ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order")
+_ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order",
+          "reduce_begin", "reduce_end")
+
+
+def _decoded(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, list):
+        return [_decoded(v) for v in value]
+    return value
 
 
 def _attrs(op):
-    return {name: op.get_attr(name) for name in _ATTRS}
+    """The op's attributes, strings as str. A tape's gradient gets a stand-in
+    op whose get_attr costs microseconds per attribute (a fifth of a small
+    eager training step); its flat (name, value, ...) tuple holds them as
+    recorded (str in eager mode, bytes in graphs)."""
+    flat = getattr(op, "attrs", None)
+    if isinstance(flat, tuple):
+        passed = dict(zip(flat[::2], flat[1::2]))
+        if all(name in passed for name in _ATTRS):
+            return {name: _decoded(passed[name]) for name in _ATTRS}
+    return {name: _decoded(op.get_attr(name)) for name in _ATTRS}
 
 
 @tf.RegisterGradient("SpatialOps>SpatialDense")
@@ -165,10 +161,15 @@ def _spatial_dense_grad_grad(op, grad_dx, grad_dkernel, grad_dbias):
     zeros_if_none = lambda grad, like: tf.zeros_like(like) if grad is None else grad
     grad_dx = zeros_if_none(grad_dx, x)
     grad_dkernel = zeros_if_none(grad_dkernel, kernel)
-    reduced = attrs["reduction"] != b"none"
-    mean_divisor = tf.cast(tf.shape(x)[2], x.dtype) if attrs["reduction"] == b"mean" else None
-    g = tf.expand_dims(dy, 2) if reduced else dy
-    if mean_divisor is not None:
+    reduced = attrs["reduction"] != "none"
+    reduced_axes = list(range(attrs["reduce_begin"], attrs["reduce_end"])) if reduced else []
+    g = dy
+    for axis in reduced_axes:  # dy spread back over the reduced axes
+        g = tf.expand_dims(g, axis)
+    mean_divisor = None
+    if attrs["reduction"] == "mean":
+        reduced_size = tf.reduce_prod(tf.gather(tf.shape(x), reduced_axes))
+        mean_divisor = tf.cast(reduced_size, x.dtype)
         g = g / mean_divisor
     order_one = dict(attrs, reduction="none", derivative_order=1)
     s = _forward_op(x, kernel, bias, **order_one)
@@ -179,7 +180,7 @@ def _spatial_dense_grad_grad(op, grad_dx, grad_dkernel, grad_dbias):
     dz = g * s
     d_dy = s * u
     if reduced:
-        d_dy = tf.reduce_sum(d_dy, axis=2)
+        d_dy = tf.reduce_sum(d_dy, axis=reduced_axes)
         if mean_divisor is not None:
             d_dy = d_dy / mean_divisor
     return d_dy, ax + dz * grad_dkernel, akernel + tf.reduce_sum(dz * grad_dx, axis=0), abias

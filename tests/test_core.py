@@ -38,6 +38,19 @@ def test_forward_and_backward_match_the_op(rng, case, reduction, dtype):
         assert_close(np.asarray(got, np.float64), want, dtype)
 
 
+def test_any_rank_with_the_reduced_axes_given(rng):
+    """x (batch, d1, ..., dk) as it is; reduce_begin/reduce_end name the run."""
+    x, kernel, bias = rng.normal(size=(2, 3, 4, 5, 2)), rng.normal(size=(3, 4, 5, 2)), rng.normal(size=(3, 4, 5, 2))
+    y = _core.forward(x, kernel, bias, "linear", [], "sum", reduce_begin=2, reduce_end=4)
+    np.testing.assert_allclose(y, (x * kernel + bias).sum(axis=(2, 3)))
+    dy = rng.normal(size=y.shape)
+    dx, dkernel, dbias = _core.backward(dy, x, kernel, bias, "linear", [], "sum", reduce_begin=2, reduce_end=4)
+    spread = dy[:, :, None, None, :]
+    np.testing.assert_allclose(dx, spread * kernel)
+    np.testing.assert_allclose(dkernel, (spread * x).sum(axis=0))
+    np.testing.assert_allclose(dbias, np.broadcast_to(spread, x.shape).sum(axis=0))
+
+
 def test_no_bias_gives_none_for_dbias(rng):
     x = rng.normal(size=(2, 1, 3, 4))
     kernel = rng.normal(size=(1, 3, 4))
@@ -54,13 +67,15 @@ def test_non_contiguous_input_is_accepted(rng):
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda: _core.forward(np.zeros((2, 3)), np.zeros((3,))), r"4-D.*x \[2, 3\]"),
+    (lambda: _core.forward(np.zeros((2,)), np.zeros((3,))), r"rank >= 2.*x \[2\]"),
+    (lambda: _core.forward(np.zeros((2, 3)), np.zeros((3,)), reduction="sum"),
+     r"\[reduce_begin, reduce_end\) = \[2, 3\) must satisfy .* rank 2 of x \[2, 3\]"),
     (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3), np.float32)), r"mixed dtypes"),
     (lambda: _core.forward(np.zeros((2, 1, 1, 3), np.int32), np.zeros((1, 1, 3), np.int32)), r"int32"),
     (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3)), activation="elu"), r"1 parameter"),
     (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3)), reduction="max"), r"reduction"),
     (lambda: _core.backward(np.zeros((2, 1, 3)), np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3))), r"dy"),
-], ids=range(6))
+], ids=range(7))
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()

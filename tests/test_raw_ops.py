@@ -1,5 +1,6 @@
-"""Hostile input to the registered ops themselves, past every Python check:
-wrong ranks, mismatched or zero-size dimensions, absurd attributes, wrong
+"""The registered ops themselves, past every Python check: any rank with the
+reduced run of axes as attributes, and hostile input: wrong ranks,
+mismatched or zero-size dimensions, absurd attributes, wrong
 dtypes, in eager mode and in graphs whose shapes are unknown until run time.
 Bad input is always an InvalidArgumentError naming the shapes (or the
 attribute); zero-size input is valid and gives what the reference gives.
@@ -31,14 +32,14 @@ def backward(dy, x=GOOD["x"], kernel=GOOD["kernel"], bias=GOOD["bias"], **attrs)
 
 
 BAD_SHAPES = [
-    # x must be 4-D.
-    (dict(x=()), r"x must be 4-D.*got x \[\], kernel \[1, 3, 4\]"),
-    (dict(x=(12,)), r"x must be 4-D.*got x \[12\]"),
-    (dict(x=(2, 12)), r"x must be 4-D.*got x \[2, 12\]"),
-    (dict(x=(2, 3, 4)), r"x must be 4-D.*got x \[2, 3, 4\]"),
-    (dict(x=(2, 1, 3, 4, 1)), r"x must be 4-D.*got x \[2, 1, 3, 4, 1\]"),
-    # The kernel must be x's last three dimensions.
-    (dict(kernel=()), r"kernel must be \[outer, reduced, inner\].*kernel \[\]"),
+    # x must have a batch axis and at least one spatial axis.
+    (dict(x=()), r"x must have rank >= 2.*got x \[\], kernel \[1, 3, 4\]"),
+    (dict(x=(12,)), r"x must have rank >= 2.*got x \[12\]"),
+    # The kernel must be x's dimensions after the batch.
+    (dict(x=(2, 12)), r"kernel must be \(d1, \.\.\., dk\).*got x \[2, 12\], kernel \[1, 3, 4\]"),
+    (dict(x=(2, 3, 4)), r"kernel must be \(d1, \.\.\., dk\).*got x \[2, 3, 4\]"),
+    (dict(x=(2, 1, 3, 4, 1)), r"kernel must be \(d1, \.\.\., dk\).*got x \[2, 1, 3, 4, 1\]"),
+    (dict(kernel=()), r"kernel must be \(d1, \.\.\., dk\).*kernel \[\]"),
     (dict(kernel=(3, 4)), r"kernel must be.*x \[2, 1, 3, 4\], kernel \[3, 4\]"),
     (dict(kernel=(1, 1, 3, 4)), r"kernel must be.*kernel \[1, 1, 3, 4\]"),
     (dict(kernel=(2, 3, 4)), r"kernel must be.*kernel \[2, 3, 4\]"),
@@ -47,8 +48,8 @@ BAD_SHAPES = [
     (dict(kernel=(1, 3, 1)), r"kernel must be.*kernel \[1, 3, 1\]"),  # no broadcasting here
     (dict(kernel=(0, 3, 4)), r"kernel must be.*kernel \[0, 3, 4\]"),
     # So must the bias, or [0] without one.
-    (dict(bias=()), r"bias must be \[outer, reduced, inner\].*bias \[\]"),
-    (dict(bias=(0,)), r"bias must be \[outer, reduced, inner\].*bias \[0\]"),
+    (dict(bias=()), r"bias must be \(d1, \.\.\., dk\).*bias \[\]"),
+    (dict(bias=(0,)), r"bias must be \(d1, \.\.\., dk\).*bias \[0\]"),
     (dict(bias=(3, 4)), r"bias must be.*bias \[3, 4\]"),
     (dict(bias=(1, 3, 5)), r"bias must be.*bias \[1, 3, 5\]"),
     (dict(bias=(1, 3, 4, 1)), r"bias must be.*bias \[1, 3, 4, 1\]"),
@@ -84,6 +85,62 @@ def test_bad_dy_is_refused_naming_it(dy, reduction):
     message = f"dy must have the forward output's shape {expected}, got dy {dy_text} for x [2, 1, 3, 4]"
     with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(message)):
         backward(dy, reduction=reduction)
+
+
+BAD_REDUCED_AXES = [(0, 1), (0, 4), (2, 2), (3, 2), (2, 5), (4, 5), (-1, 2), (1, 2**40)]
+
+
+@pytest.mark.parametrize("begin,end", BAD_REDUCED_AXES, ids=str)
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_bad_reduced_axes_are_refused_naming_them(begin, end, reduction):
+    """The batch axis is never reduced, and the run must lie inside x."""
+    attrs = dict(reduction=reduction, reduce_begin=begin, reduce_end=end)
+    match = re.escape(f"[reduce_begin, reduce_end) = [{begin}, {end}) must satisfy "
+                      "1 <= reduce_begin < reduce_end <= rank 4 of x [2, 1, 3, 4]")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        forward(**attrs)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        backward((2, 1, 4), **attrs)
+    traced = tf.function(lambda x: forward_op(x, f32(1, 3, 4), f32(1, 3, 4), **attrs))
+    with pytest.raises(ValueError, match=r"reduce_begin < reduce_end <= rank 4"):
+        traced.get_concrete_function(tf.TensorSpec([2, 1, 3, 4]))
+
+
+def test_reduced_axes_are_ignored_without_a_reduction():
+    y = forward(reduction="none", reduce_begin=0, reduce_end=9)
+    assert y.shape == GOOD["x"]
+
+
+def _reduced_runs(rank):
+    return [(begin, end) for begin in range(1, rank) for end in range(begin + 1, rank + 1)]
+
+
+ANY_RANK = [((5, 7), run) for run in [None] + _reduced_runs(2)]
+ANY_RANK += [((2, 3, 4), run) for run in [None] + _reduced_runs(3)]
+ANY_RANK += [((3, 2, 1, 5, 2), run) for run in [None] + _reduced_runs(5)]
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("x_shape,run", ANY_RANK, ids=str)
+def test_any_rank_and_reduced_run_give_what_the_reference_gives(rng, x_shape, run, reduction):
+    """x of any rank >= 2 as it is, weights (d1, ..., dk), the reduced run
+    [reduce_begin, reduce_end) as attributes: forward and all gradients."""
+    x, kernel, bias = (tf.constant(rng.normal(size=shape)) for shape in (x_shape, x_shape[1:], x_shape[1:]))
+    if run is None:
+        attrs, reduce = dict(reduction="none"), dict(reduce_axis=None)
+    else:
+        attrs = dict(reduction=reduction, reduce_begin=run[0], reduce_end=run[1])
+        reduce = dict(reduce_axis=tuple(range(*run)), reduction=reduction)
+    with tf.GradientTape() as tape:
+        tape.watch([x, kernel, bias])
+        expected = spatial_ops.reference.spatial_dense(x, kernel, bias, activation="elu", **reduce)
+    y = forward_op(x, kernel, bias, activation="elu", activation_params=["1.0"], **attrs)
+    assert y.shape == expected.shape
+    assert_close(y, expected, tf.float64)
+    dy = tf.constant(rng.normal(size=expected.shape))
+    grads = backward_op(dy, x, kernel, bias, activation="elu", activation_params=["1.0"], **attrs)
+    for got, want in zip(grads, tape.gradient(expected, [x, kernel, bias], output_gradients=dy)):
+        assert_close(got, want, tf.float64)
 
 
 BAD_ATTRS = [
@@ -204,6 +261,20 @@ def test_known_bad_shapes_are_refused_when_a_graph_is_traced():
         fn.get_concrete_function(tf.TensorSpec([2, 1, 3, 4]), tf.TensorSpec([1, 3, 5]))
     with pytest.raises(ValueError, match="rank"):
         fn.get_concrete_function(tf.TensorSpec([2, 3, 4]), tf.TensorSpec([1, 3, 4]))
+    with pytest.raises(ValueError, match="rank"):
+        fn.get_concrete_function(tf.TensorSpec([2]), tf.TensorSpec([1, 3, 4]))
+
+
+def test_static_output_shapes_of_any_rank():
+    """The shape functions give y without the reduced run, and the gradients
+    the operands' shapes, with unknown dimensions where x has them."""
+    x_spec = tf.TensorSpec([None, 6, 5, 4, 3])
+    attrs = dict(reduction="sum", reduce_begin=2, reduce_end=4)
+    fn = tf.function(lambda x, k: forward_op(x, k, k, **attrs))
+    assert fn.get_concrete_function(x_spec, tf.TensorSpec([6, 5, 4, 3])).output_shapes == [None, 6, 3]
+    grad = tf.function(lambda dy, x, k: backward_op(dy, x, k, k, **attrs))
+    shapes = grad.get_concrete_function(tf.TensorSpec(None), x_spec, tf.TensorSpec([6, 5, 4, 3])).output_shapes
+    assert [s.as_list() for s in shapes] == [[None, 6, 5, 4, 3], [6, 5, 4, 3], [6, 5, 4, 3]]
 
 
 def test_valid_reduced_gradient_shapes():

@@ -1,13 +1,16 @@
 #include "spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 namespace spatial_ops {
 
-std::vector<int64_t> SpatialDenseSpec::output_dims() const {
-  if (reduces()) return {shape.batch, shape.outer, shape.inner};
-  return {shape.batch, shape.outer, shape.reduced, shape.inner};
+std::vector<int64_t> SpatialDenseSpec::output_dims(const std::vector<int64_t>& x) const {
+  if (!reduces()) return x;
+  std::vector<int64_t> y(x.begin(), x.begin() + reduce_begin);
+  y.insert(y.end(), x.begin() + reduce_end, x.end());
+  return y;
 }
 
 std::string dims_to_string(const Dims& dims) {
@@ -65,8 +68,15 @@ int64_t checked_product(const Dims& dims) {
   return empty ? 0 : nonzero_product;
 }
 
+// The product of dims[begin, end): no overflow once checked_product(x) >= 0.
+int64_t product(const Dims& dims, size_t begin, size_t end) {
+  int64_t result = 1;
+  for (size_t i = begin; i < end; ++i) result *= dims[i];
+  return result;
+}
+
 bool weights_match(const Dims& weights, const Dims& x) {
-  return weights.size() == 3 && weights[0] == x[1] && weights[1] == x[2] && weights[2] == x[3];
+  return weights.size() + 1 == x.size() && std::equal(weights.begin(), weights.end(), x.begin() + 1);
 }
 
 }  // namespace
@@ -75,19 +85,31 @@ std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
                           SpatialDenseSpec* spec) {
   const std::string shapes = "x " + dims_to_string(x) + ", kernel " + dims_to_string(kernel) +
                              ", bias " + dims_to_string(bias);
-  if (x.size() != 4) {
-    return "x must be 4-D [batch, outer, reduced, inner], got " + shapes;
+  if (x.size() < 2) {
+    return "x must have rank >= 2, (batch, d1, ..., dk), got " + shapes;
   }
   if (checked_product(x) < 0) return "x has a negative dimension or too many elements: " + shapes;
   if (!weights_match(kernel, x)) {
-    return "kernel must be [outer, reduced, inner] = x's last three dimensions, got " + shapes;
+    return "kernel must be (d1, ..., dk), x's dimensions after the batch, got " + shapes;
   }
   if (spec->has_bias ? !weights_match(bias, x) : !(bias.size() == 1 && bias[0] == 0)) {
     return spec->has_bias
-        ? "bias must be [outer, reduced, inner] = x's last three dimensions, got " + shapes
+        ? "bias must be (d1, ..., dk), x's dimensions after the batch, got " + shapes
         : "bias must be [0] when has_bias is false, got " + shapes;
   }
-  spec->shape = CanonicalShape{x[0], x[1], x[2], x[3]};
+  const int64_t rank = static_cast<int64_t>(x.size());
+  if (!spec->reduces()) {
+    spec->shape = CanonicalShape{x[0], 1, 1, product(x, 1, x.size())};
+    return "";
+  }
+  const int64_t begin = spec->reduce_begin, end = spec->reduce_end;
+  if (!(1 <= begin && begin < end && end <= rank)) {
+    return "the reduced axes [reduce_begin, reduce_end) = [" + std::to_string(begin) + ", " +
+           std::to_string(end) + ") must satisfy 1 <= reduce_begin < reduce_end <= rank " +
+           std::to_string(rank) + " of x " + dims_to_string(x);
+  }
+  spec->shape = CanonicalShape{x[0], product(x, 1, begin), product(x, begin, end),
+                               product(x, end, x.size())};
   return "";
 }
 
@@ -95,8 +117,9 @@ std::string check_backward(const Dims& dy, const Dims& x, const Dims& kernel,
                            const Dims& bias, SpatialDenseSpec* spec) {
   std::string error = check_forward(x, kernel, bias, spec);
   if (!error.empty()) return error;
-  if (dy != spec->output_dims()) {
-    return "dy must have the forward output's shape " + dims_to_string(spec->output_dims()) +
+  const Dims y = spec->output_dims(x);
+  if (dy != y) {
+    return "dy must have the forward output's shape " + dims_to_string(y) +
            ", got dy " + dims_to_string(dy) + " for x " + dims_to_string(x);
   }
   return "";

@@ -1,4 +1,4 @@
-// What one call computes: the canonical 4-D shape, the reduction, the
+// What one call computes: the canonical 4-D view of x, the reduction, the
 // activation, and the checks every binding runs before any kernel touches
 // memory. Checks return a message naming the shapes ("" when valid) so each
 // binding raises its own error type with the same text.
@@ -15,7 +15,9 @@ namespace spatial_ops {
 
 enum class Reduction { kNone, kSum, kMean };
 
-// x -> [batch, outer, reduced, inner]; weights -> [outer, reduced, inner].
+// x (batch, d1, ..., dk) -> [batch, outer, reduced, inner], weights
+// (d1, ..., dk) -> [outer, reduced, inner]: reduced is the product of the
+// reduced run of axes, outer of those before it, inner of those after.
 struct CanonicalShape {
   int64_t batch = 0, outer = 0, reduced = 0, inner = 0;
   SO_HD int64_t spatial_size() const { return outer * reduced * inner; }
@@ -24,6 +26,9 @@ struct CanonicalShape {
 struct SpatialDenseSpec {
   CanonicalShape shape;
   Reduction reduction = Reduction::kNone;
+  // x's axes [reduce_begin, reduce_end) are reduced (ignored without a
+  // reduction). The defaults make a 4-D x [B, A, R, C] reduce R.
+  int64_t reduce_begin = 2, reduce_end = 3;
   bool has_bias = true;
   Activation activation = Activation::kLinear;
   ActivationParams params;
@@ -36,7 +41,8 @@ struct SpatialDenseSpec {
   int64_t output_size() const {
     return shape.batch * shape.outer * (reduces() ? 1 : shape.reduced) * shape.inner;
   }
-  std::vector<int64_t> output_dims() const;
+  // y's dimensions for an x of these: x's without the reduced axes.
+  std::vector<int64_t> output_dims(const std::vector<int64_t>& x) const;
 };
 
 using Dims = std::vector<int64_t>;
@@ -49,8 +55,9 @@ std::string parse_activation(const std::string& name, const std::vector<double>&
                              Activation* activation, ActivationParams* parsed);
 std::string check_derivative_order(int64_t order);
 
-// Checks the forward operands: x [B, A, R, C], kernel [A, R, C], bias
-// [A, R, C] (or [0] without bias), sizes that fit int64; fills spec->shape.
+// Checks the forward operands: x (batch, d1, ..., dk) with k >= 1, kernel and
+// bias (d1, ..., dk) (bias [0] without one), sizes that fit int64, and the
+// reduced axes; fills spec->shape.
 std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
                           SpatialDenseSpec* spec);
 // The same plus dy, which must have the forward output's shape.

@@ -30,9 +30,11 @@ using Objects = std::vector<std::pair<const char*, py::handle>>;
 
 SpatialDenseSpec make_spec(bool has_bias, const std::string& activation,
                            const std::vector<double>& params, const std::string& reduction,
-                           int64_t derivative_order) {
+                           int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end) {
   SpatialDenseSpec spec;
   spec.has_bias = has_bias;
+  spec.reduce_begin = reduce_begin;
+  spec.reduce_end = reduce_end;
   spec.derivative_order = static_cast<int>(derivative_order);
   std::string error = parse_reduction(reduction, &spec.reduction);
   if (error.empty()) error = parse_activation(activation, params, &spec.activation, &spec.params);
@@ -111,7 +113,7 @@ py::object forward_host(const py::object& x_obj, const py::object& kernel_obj,
   const ArrayArg bias = host_bias(bias_obj, x);
   require_same_dtype({&x, &kernel, &bias});
   require(check_forward(x.dims, kernel.dims, bias.dims, &spec));
-  const ArrayArg y = host_result(out, "out", spec.output_dims(), x);
+  const ArrayArg y = host_result(out, "out", spec.output_dims(x.dims), x);
   {
     py::gil_scoped_release release;
     spatial_dense_forward_cpu(spec, x.dtype, x.data, kernel.data, bias.data, y.data, run_serially);
@@ -243,9 +245,9 @@ py::object forward_device(const py::object& x_obj, const py::object& kernel_obj,
   const ArrayArg bias = spec.has_bias ? args[2] : no_bias();
   require_same_dtype({&x, &kernel, spec.has_bias ? &bias : &x});
   require(check_forward(x.dims, kernel.dims, bias.dims, &spec));
-  if (out.is_none()) needs_out("out " + dims_to_string(spec.output_dims()), x);
+  if (out.is_none()) needs_out("out " + dims_to_string(spec.output_dims(x.dims)), x);
   const ArrayArg y = device_array(out, "out", stream);
-  require_output(y, spec.output_dims(), x);
+  require_output(y, spec.output_dims(x.dims), x);
   DeviceLaunch launch({&x, &kernel, &bias, &y}, stream);
   if (!launch.empty()) {
     launch.launch(spatial_dense_forward_cuda_workspace(spec, x.dtype), [&](void* workspace) {
@@ -307,10 +309,11 @@ py::tuple backward_device(const py::object& dy_obj, const py::object& x_obj, con
 
 py::object forward(const py::object& x, const py::object& kernel, const std::optional<py::object>& bias,
                    const std::string& activation, const std::vector<double>& params,
-                   const std::string& reduction, int64_t derivative_order, const py::object& out,
-                   std::optional<intptr_t> stream) {
+                   const std::string& reduction, int64_t derivative_order, int64_t reduce_begin,
+                   int64_t reduce_end, const py::object& out, std::optional<intptr_t> stream) {
   const bool has_bias = bias && !bias->is_none();
-  const SpatialDenseSpec spec = make_spec(has_bias, activation, params, reduction, derivative_order);
+  const SpatialDenseSpec spec =
+      make_spec(has_bias, activation, params, reduction, derivative_order, reduce_begin, reduce_end);
   Objects objects{{"x", x}, {"kernel", kernel}};
   if (has_bias) objects.emplace_back("bias", *bias);
   if (!out.is_none()) objects.emplace_back("out", out);
@@ -324,10 +327,11 @@ py::object forward(const py::object& x, const py::object& kernel, const std::opt
 py::tuple backward(const py::object& dy, const py::object& x, const py::object& kernel,
                    const std::optional<py::object>& bias, const std::string& activation,
                    const std::vector<double>& params, const std::string& reduction,
-                   int64_t derivative_order, const std::optional<py::tuple>& out,
-                   std::optional<intptr_t> stream) {
+                   int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end,
+                   const std::optional<py::tuple>& out, std::optional<intptr_t> stream) {
   const bool has_bias = bias && !bias->is_none();
-  const SpatialDenseSpec spec = make_spec(has_bias, activation, params, reduction, derivative_order);
+  const SpatialDenseSpec spec =
+      make_spec(has_bias, activation, params, reduction, derivative_order, reduce_begin, reduce_end);
   std::vector<py::object> outs(3, py::none());
   if (out) {
     if (out->size() != 3 || (!has_bias && !(*out)[2].is_none())) {
@@ -389,13 +393,14 @@ int cuda_device_count() {
 PYBIND11_MODULE(_core, m) {
   using namespace spatial_ops;
   namespace py = pybind11;
-  m.doc() = "spatial_ops kernels on host (NumPy) and CUDA device arrays, canonical [B, A, R, C] view, "
-            "no TensorFlow.";
+  m.doc() = "spatial_ops kernels on host (NumPy) and CUDA device arrays, no TensorFlow.";
   m.def("forward", &python::forward, py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(),
         py::arg("activation") = "linear", py::arg("params") = std::vector<double>{},
         py::arg("reduction") = "none", py::arg("derivative_order") = 0, py::kw_only(),
-        py::arg("out") = py::none(), py::arg("stream") = py::none(),
-        "y = reduce(activation(x * kernel + bias)); x [B, A, R, C], weights [A, R, C].\n"
+        py::arg("reduce_begin") = 2, py::arg("reduce_end") = 3, py::arg("out") = py::none(),
+        py::arg("stream") = py::none(),
+        "y = reduce(activation(x * kernel + bias)); x (batch, d1, ..., dk), weights (d1, ..., dk);\n"
+        "a reduction sums x's axes [reduce_begin, reduce_end) (default: axis 2 of [B, A, R, C]).\n"
         "derivative_order=1 puts the activation's derivative in its place.\n"
         "Host arrays: returns y (or fills out). CUDA device arrays (__cuda_array_interface__ or\n"
         "DLPack): fills out, a preallocated array on the same device, and returns it; the launch\n"
@@ -404,8 +409,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("backward", &python::backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
         py::arg("bias") = py::none(), py::arg("activation") = "linear",
         py::arg("params") = std::vector<double>{}, py::arg("reduction") = "none",
-        py::arg("derivative_order") = 0, py::kw_only(), py::arg("out") = py::none(),
-        py::arg("stream") = py::none(),
+        py::arg("derivative_order") = 0, py::kw_only(), py::arg("reduce_begin") = 2,
+        py::arg("reduce_end") = 3, py::arg("out") = py::none(), py::arg("stream") = py::none(),
         "(dx, dkernel, dbias) of forward; dbias is None without bias.\n"
         "Device arrays need out=(dx, dkernel, dbias or None); see forward for streams.");
   m.def("activation_names", &activation_names, "Comma-separated names of the fused activations.");

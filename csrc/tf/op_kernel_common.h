@@ -38,9 +38,11 @@ inline std::string spec_from_attrs(tensorflow::OpKernelConstruction* ctx, Spatia
   if (!ctx->GetAttr("activation", &activation).ok() ||
       !ctx->GetAttr("activation_params", &param_strings).ok() ||
       !ctx->GetAttr("reduction", &reduction).ok() || !ctx->GetAttr("has_bias", &spec->has_bias).ok() ||
-      !ctx->GetAttr("derivative_order", &derivative_order).ok()) {
+      !ctx->GetAttr("derivative_order", &derivative_order).ok() ||
+      !ctx->GetAttr("reduce_begin", &spec->reduce_begin).ok() ||
+      !ctx->GetAttr("reduce_end", &spec->reduce_end).ok()) {
     return "missing attribute: expected activation, activation_params, reduction, has_bias, "
-           "derivative_order";
+           "derivative_order, reduce_begin, reduce_end";
   }
   std::vector<double> params;
   for (const std::string& text : param_strings) {
@@ -74,13 +76,13 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
   bool prepare_forward(tensorflow::OpKernelContext* ctx, SpatialDenseSpec* spec,
                        tensorflow::Tensor** y) const {
     *spec = spec_;
-    const std::string error = check_forward(dims_of(ctx->input(0)), dims_of(ctx->input(1)),
-                                            dims_of(ctx->input(2)), spec);
+    const Dims x = dims_of(ctx->input(0));
+    const std::string error = check_forward(x, dims_of(ctx->input(1)), dims_of(ctx->input(2)), spec);
     if (!error.empty()) {
       ctx->CtxFailure(absl::InvalidArgumentError(error));
       return false;
     }
-    return ok(ctx, ctx->allocate_output(0, tensorflow::TensorShape(spec->output_dims()), y));
+    return ok(ctx, ctx->allocate_output(0, tensorflow::TensorShape(spec->output_dims(x)), y));
   }
 
   // SpatialDenseGrad(dy, x, kernel, bias): the same, for dx, dkernel, dbias.

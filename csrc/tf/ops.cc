@@ -1,6 +1,8 @@
-// Op registrations and shape functions. The Python wrapper (spatial_ops/ops.py)
-// reshapes any input to the canonical 4-D view first, so the ops see only
-// x [B, A, R, C] and weights [A, R, C].
+// Op registrations and shape functions. The ops take x (batch, d1, ..., dk)
+// and weights (d1, ..., dk) as they are, with the reduced run of axes as
+// attributes; kernels/spec.h turns them into the canonical 4-D view, so the
+// Python wrapper adds no reshape ops (each one costs an eager dispatch and a
+// recorded gradient).
 #include <string>
 
 #include "tensorflow/core/framework/op.h"
@@ -13,43 +15,71 @@ using ::tensorflow::shape_inference::DimensionHandle;
 using ::tensorflow::shape_inference::InferenceContext;
 using ::tensorflow::shape_inference::ShapeHandle;
 
-// Merges x's last three dims with the weights' shapes; returns them in *spatial.
-absl::Status spatial_shape(InferenceContext* c, int x_index, ShapeHandle* x, ShapeHandle* spatial) {
-  ShapeHandle kernel, bias;
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(x_index), 4, x));
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(x_index + 1), 3, &kernel));
-  TF_RETURN_IF_ERROR(c->Subshape(*x, 1, spatial));
-  TF_RETURN_IF_ERROR(c->Merge(*spatial, kernel, spatial));
+// Merges x (batch, d1, ..., dk) with the weights (d1, ..., dk); returns x.
+absl::Status operand_shapes(InferenceContext* c, int x_index, ShapeHandle* x) {
+  ShapeHandle spatial, bias;
+  TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(x_index), 2, x));
+  TF_RETURN_IF_ERROR(c->WithRankAtLeast(c->input(x_index + 1), 1, &spatial));
+  if (c->RankKnown(*x)) {
+    ShapeHandle x_spatial;
+    TF_RETURN_IF_ERROR(c->Subshape(*x, 1, &x_spatial));
+    TF_RETURN_IF_ERROR(c->Merge(x_spatial, spatial, &spatial));
+  }
   bool has_bias = true;
   TF_RETURN_IF_ERROR(c->GetAttr("has_bias", &has_bias));
   if (has_bias) {
-    TF_RETURN_IF_ERROR(c->WithRank(c->input(x_index + 2), 3, &bias));
-    return c->Merge(*spatial, bias, spatial);
+    TF_RETURN_IF_ERROR(c->Merge(c->input(x_index + 2), spatial, &spatial));
+  } else {
+    DimensionHandle empty;
+    TF_RETURN_IF_ERROR(c->WithRank(c->input(x_index + 2), 1, &bias));
+    TF_RETURN_IF_ERROR(c->WithValue(c->Dim(bias, 0), 0, &empty));
   }
-  DimensionHandle empty;
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(x_index + 2), 1, &bias));
-  return c->WithValue(c->Dim(bias, 0), 0, &empty);
+  return c->Concatenate(c->Vector(c->Dim(*x, 0)), spatial, x);
+}
+
+// y: x without the axes [reduce_begin, reduce_end) when reduced, else x.
+absl::Status output_shape(InferenceContext* c, ShapeHandle x, ShapeHandle* y) {
+  std::string reduction;
+  TF_RETURN_IF_ERROR(c->GetAttr("reduction", &reduction));
+  *y = x;
+  if (reduction == "none") return absl::OkStatus();
+  if (!c->RankKnown(x)) {
+    *y = c->UnknownShape();
+    return absl::OkStatus();
+  }
+  int64_t begin = 0, end = 0;
+  TF_RETURN_IF_ERROR(c->GetAttr("reduce_begin", &begin));
+  TF_RETURN_IF_ERROR(c->GetAttr("reduce_end", &end));
+  const int64_t rank = c->Rank(x);
+  if (!(1 <= begin && begin < end && end <= rank)) {
+    return absl::InvalidArgumentError(
+        "the reduced axes [reduce_begin, reduce_end) = [" + std::to_string(begin) + ", " +
+        std::to_string(end) + ") must satisfy 1 <= reduce_begin < reduce_end <= rank " +
+        std::to_string(rank) + " of x " + c->DebugString(x));
+  }
+  ShapeHandle before, after;
+  TF_RETURN_IF_ERROR(c->Subshape(x, 0, begin, &before));
+  TF_RETURN_IF_ERROR(c->Subshape(x, end, &after));
+  return c->Concatenate(before, after, y);
 }
 
 absl::Status forward_shape(InferenceContext* c) {
-  ShapeHandle x, spatial;
-  TF_RETURN_IF_ERROR(spatial_shape(c, 0, &x, &spatial));
-  std::string reduction;
-  TF_RETURN_IF_ERROR(c->GetAttr("reduction", &reduction));
-  const DimensionHandle batch = c->Dim(x, 0);
-  if (reduction == "none") {
-    c->set_output(0, c->MakeShape({batch, c->Dim(spatial, 0), c->Dim(spatial, 1), c->Dim(spatial, 2)}));
-  } else {
-    c->set_output(0, c->MakeShape({batch, c->Dim(spatial, 0), c->Dim(spatial, 2)}));
-  }
+  ShapeHandle x, y;
+  TF_RETURN_IF_ERROR(operand_shapes(c, 0, &x));
+  TF_RETURN_IF_ERROR(output_shape(c, x, &y));
+  c->set_output(0, y);
   return absl::OkStatus();
 }
 
 absl::Status backward_shape(InferenceContext* c) {
-  ShapeHandle x, spatial;
-  TF_RETURN_IF_ERROR(spatial_shape(c, 1, &x, &spatial));
+  ShapeHandle x, y, dy;
+  TF_RETURN_IF_ERROR(operand_shapes(c, 1, &x));
+  TF_RETURN_IF_ERROR(output_shape(c, x, &y));
+  TF_RETURN_IF_ERROR(c->Merge(c->input(0), y, &dy));
+  ShapeHandle spatial;
+  TF_RETURN_IF_ERROR(c->Subshape(x, 1, &spatial));
   c->set_output(0, x);
-  c->set_output(1, c->input(2));
+  c->set_output(1, spatial);
   c->set_output(2, c->input(3));
   return absl::OkStatus();
 }
@@ -62,7 +92,9 @@ absl::Status backward_shape(InferenceContext* c) {
       .Attr("activation_params: list(string) = []")               \
       .Attr("reduction: {'none', 'sum', 'mean'} = 'none'")        \
       .Attr("has_bias: bool = true")                              \
-      .Attr("derivative_order: int = 0")
+      .Attr("derivative_order: int = 0")                          \
+      .Attr("reduce_begin: int = 2")                              \
+      .Attr("reduce_end: int = 3")
 
 REGISTER_OP("SpatialOps>SpatialDense")
     .Input("x: T")
@@ -72,12 +104,16 @@ REGISTER_OP("SpatialOps>SpatialDense")
     .SPATIAL_OPS_COMMON_ATTRS
     .SetShapeFn(forward_shape)
     .Doc(R"doc(
-y = reduce(activation(x * kernel + bias)) on the canonical view.
+y = reduce(activation(x * kernel + bias)).
 
-x: [batch, outer, reduced, inner].
-kernel: [outer, reduced, inner].
-bias: [outer, reduced, inner], or [0] when has_bias is false.
-y: [batch, outer, inner] when reduction is 'sum' or 'mean', else x's shape.
+x: (batch, d1, ..., dk), k >= 1.
+kernel: (d1, ..., dk).
+bias: (d1, ..., dk), or [0] when has_bias is false.
+y: x's shape without the axes [reduce_begin, reduce_end) when reduction is
+  'sum' or 'mean', else x's shape.
+reduce_begin, reduce_end: the contiguous run of x's axes reduced, with
+  1 <= reduce_begin < reduce_end <= rank; ignored when reduction is 'none'.
+  The defaults reduce axis 2.
 activation_params: the activation's parameters, as decimal strings so that
   float64 values pass exactly.
 derivative_order: 1 puts the activation's derivative in its place (for

@@ -14,6 +14,7 @@
 #include <limits>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "csrc/kernels/cpu.h"
@@ -75,6 +76,24 @@ void check_shape_checks() {
   expect(!check_backward({2, 1, 3, 4}, {2, 1, 3, 4}, w, w, &reduced).empty(),
          "backward refuses an unreduced dy for a reduction");
   expect(check_backward({2, 1, 4}, {2, 1, 3, 4}, w, w, &reduced).empty(), "backward accepts a reduced dy");
+  // The reduced run [reduce_begin, reduce_end) lies in x's spatial axes.
+  for (const auto& [begin, end] : std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {2, 2}, {3, 2}, {2, 5}, {-1, 2}}) {
+    SpatialDenseSpec bad_run;
+    bad_run.reduction = Reduction::kSum;
+    bad_run.reduce_begin = begin;
+    bad_run.reduce_end = end;
+    expect(!check_forward({2, 1, 3, 4}, w, w, &bad_run).empty(),
+           "refuses the reduced axes [" + std::to_string(begin) + ", " + std::to_string(end) + ")");
+  }
+  SpatialDenseSpec ranked;
+  ranked.reduction = Reduction::kMean;
+  ranked.reduce_begin = 1;
+  ranked.reduce_end = 3;
+  const Dims w5 = {3, 4, 5, 6};
+  expect(check_forward({2, 3, 4, 5, 6}, w5, w5, &ranked).empty() && ranked.shape.outer == 1 &&
+             ranked.shape.reduced == 12 && ranked.shape.inner == 30 &&
+             ranked.output_dims({2, 3, 4, 5, 6}) == Dims{2, 5, 6},
+         "x [2, 3, 4, 5, 6] reduced over [1, 3): canonical [2, 1, 12, 30], y [2, 5, 6]");
   ActivationParams params;
   Activation activation;
   expect(!parse_activation("elu", {std::nan("")}, &activation, &params).empty(), "refuses a NaN parameter");
@@ -177,9 +196,11 @@ void check_linear_float64(const SpatialDenseSpec& spec, const Buffer& x, const B
 }
 
 void run_case(const Dims& x_dims, Reduction reduction, bool has_bias, DType dtype, const Case& act,
-              int derivative_order, bool threaded) {
+              int derivative_order, bool threaded, std::pair<int64_t, int64_t> reduced_axes = {2, 3}) {
   SpatialDenseSpec spec;
   spec.reduction = reduction;
+  spec.reduce_begin = reduced_axes.first;
+  spec.reduce_end = reduced_axes.second;
   spec.has_bias = has_bias;
   spec.derivative_order = derivative_order;
   const Dims w_dims(x_dims.begin() + 1, x_dims.end());
@@ -192,7 +213,7 @@ void run_case(const Dims& x_dims, Reduction reduction, bool has_bias, DType dtyp
                            (threaded ? " threaded" : " serial");
   expect(error.empty(), what + ": valid shape refused: " + error);
   if (!error.empty()) return;
-  const Dims y_dims = spec.output_dims();
+  const Dims y_dims = spec.output_dims(x_dims);
   Buffer x(product(x_dims), dtype, 1), kernel(product(w_dims), dtype, 2);
   Buffer bias(product(bias_dims), dtype, 3), dy(product(y_dims), dtype, 4);
   Buffer y(product(y_dims), dtype, 5), dx(product(x_dims), dtype, 6);
@@ -244,7 +265,24 @@ void check_kernels() {
       }
     }
   }
-  std::printf("kernel runs: %lld (%zu shapes)\n", static_cast<long long>(runs), shapes.size());
+  // Other ranks, with the reduced run given as axes of x.
+  const std::vector<std::pair<Dims, std::pair<int64_t, int64_t>>> ranked = {
+      {{3, 5}, {1, 2}}, {{2, 3, 4}, {1, 3}}, {{2, 3, 4}, {1, 2}}, {{2, 2, 3, 1, 5}, {2, 4}}, {{1, 0, 3, 2, 1}, {3, 5}}};
+  for (const auto& [shape, axes] : ranked) {
+    for (DType dtype : dtypes) {
+      for (Reduction reduction : reductions) {
+        for (bool has_bias : {true, false}) {
+          for (size_t k = 0; k < 2; ++k) {
+            for (int order : {0, 1}) {
+              run_case(shape, reduction, has_bias, dtype, cases[k], order, /*threaded=*/true, axes);
+              ++runs;
+            }
+          }
+        }
+      }
+    }
+  }
+  std::printf("kernel runs: %lld (%zu shapes)\n", static_cast<long long>(runs), shapes.size() + ranked.size());
 }
 
 }  // namespace
