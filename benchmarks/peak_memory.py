@@ -39,9 +39,9 @@ def measure(implementation, activation, reduce_axis, size):
     import tensorflow as tf
 
     sys.path.insert(0, str(HERE))
-    from test_bench_cpu import IMPLEMENTATIONS as FUNCTIONS
+    from test_bench_cpu import IMPLEMENTATIONS as FUNCTIONS, one_add
 
-    fn = FUNCTIONS[implementation]
+    fn = one_add if implementation == "tf.add" else FUNCTIONS[implementation]
 
     def step(x, kernel, bias, dy):
         with tf.GradientTape() as tape:
@@ -65,8 +65,15 @@ def measure(implementation, activation, reduce_axis, size):
     return (_status_bytes("VmHWM") - before) / (np.prod(size) * 4)
 
 
+def _child(implementation, activation, axis, size, env):
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", implementation, activation, str(axis),
+         "--size", *map(str, size)], env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
+
+
 def table(size):
-    """The markdown table, one fresh process per cell."""
+    """The markdown table, one fresh process per cell, and the calibration."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     lines = [f"Training-step peak memory beyond the inputs, x = {'x'.join(map(str, size))} float32, "
              "in units of x (y and dx are 2):\n",
@@ -74,13 +81,12 @@ def table(size):
              "| --- | --- |" + " --- |" * len(IMPLEMENTATIONS)]
     for activation in ACTIVATIONS:
         for axis in REDUCE_AXES:
-            cells = []
-            for implementation in IMPLEMENTATIONS:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", implementation, activation, str(axis),
-                     "--size", *map(str, size)], env=env, check=True, capture_output=True, text=True)
-                cells.append(f"{float(out.stdout.split()[-1]):.2f}")
+            cells = [f"{_child(i, activation, axis, size, env):.2f}" for i in IMPLEMENTATIONS]
             lines.append(f"| {activation} | {axis} | " + " | ".join(cells) + " |")
+    calibration = _child("tf.add", "linear", None, size, env)
+    lines.append(f"\nCalibration: the same step of one eager `tf.add(x, kernel)`, which allocates "
+                 f"exactly one x (y; its dx is dy itself), measures {calibration:.2f}: what the "
+                 "process adds beyond the tensors themselves.")
     return "\n".join(lines) + "\n"
 
 

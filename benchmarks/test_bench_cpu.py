@@ -32,6 +32,12 @@ IMPLEMENTATIONS = {
 }
 
 
+def one_add(x, kernel, bias, activation=None, reduce_axis=None):
+    """One eager TensorFlow op on the same tensors: its dispatch cost is the
+    floor of any eager call at tiny sizes (and of a tape's step)."""
+    return tf.add(x, kernel)
+
+
 def operands(size):
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=size).astype(np.float32))
@@ -53,6 +59,19 @@ def test_copy_floor(benchmark, size):
     x = operands(size)[0]
     benchmark.extra_info["bytes"] = 2 * x.numpy().nbytes
     benchmark(lambda: tf.raw_ops.DeepCopy(x=x))
+
+
+@pytest.mark.parametrize("pass_", ["forward", "training_step"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
+def test_one_tf_add(benchmark, size, pass_):
+    """tf.add(x, kernel) in eager mode, alone and under a tape."""
+    x, kernel, bias = operands(size)
+    if pass_ == "forward":
+        run = lambda: one_add(x, kernel, bias)
+    else:
+        run = lambda: training_step(one_add, x, kernel, bias, None, None)
+    run()
+    benchmark(run)
 
 
 @pytest.mark.parametrize("implementation", list(IMPLEMENTATIONS))

@@ -106,6 +106,22 @@ def test_bad_reduced_axes_are_refused_naming_them(begin, end, reduction):
         traced.get_concrete_function(tf.TensorSpec([2, 1, 3, 4]))
 
 
+@pytest.mark.parametrize("params,same_as", [
+    ((0.0, float("inf"), 0.0), dict(activation="relu")),
+    ((0.15, float("inf"), 0.0), dict(activation="leaky_relu", activation_params=[repr(float(np.float32(0.15)))])),
+], ids=["relu", "leaky_relu"])
+def test_relu_general_without_max_or_threshold_is_its_simpler_row(rng, params, same_as):
+    """The two parameter patterns of relu_general the Python side never sends
+    (it picks relu or leaky_relu) still give their rows' results."""
+    x = tf.constant(rng.normal(size=(3, 2, 5, 4)).astype(np.float32))
+    kernel, bias = (tf.constant(rng.normal(size=(2, 5, 4)).astype(np.float32)) for _ in range(2))
+    general = dict(activation="relu_general", activation_params=[repr(p) for p in params])
+    np.testing.assert_array_equal(forward_op(x, kernel, bias, **general), forward_op(x, kernel, bias, **same_as))
+    dy = tf.constant(rng.normal(size=x.shape).astype(np.float32))
+    for got, want in zip(backward_op(dy, x, kernel, bias, **general), backward_op(dy, x, kernel, bias, **same_as)):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_reduced_axes_are_ignored_without_a_reduction():
     y = forward(reduction="none", reduce_begin=0, reduce_end=9)
     assert y.shape == GOOD["x"]

@@ -8,6 +8,8 @@
 // loops that call them stay vectorisable.
 #pragma once
 
+#include <type_traits>
+
 #include "activation_table.h"
 #include "math.h"
 
@@ -67,38 +69,66 @@ struct Relu : PiecewiseLinear {
 };
 
 // keras.activations.relu(negative_slope=a, max_value=b (inf: none), threshold=c),
-// following the branches of keras' ReLU.static_call.
-struct ReluGeneral : PiecewiseLinear {
-  template <class T> SO_HD static bool has_max(const Params<T>& p) { return p.b < T(INFINITY); }
-  template <class T> SO_HD static bool is_leaky(const Params<T>& p) {
-    return p.a != T(0) && !has_max(p) && p.c == T(0);
-  }
+// following the branches of keras' ReLU.static_call. Which branches apply
+// depends on the parameters alone, so each pattern is its own instantiation,
+// chosen once per call (dispatch_activation): the element loop keeps no
+// parameter-dependent branch and vectorises.
+template <bool kSlope, bool kMax, bool kThreshold>
+struct ReluGeneralForm : PiecewiseLinear {
+  static constexpr bool kLeaky = kSlope && !kMax && !kThreshold;
   // where(z > threshold, z, 0), or relu(z) when there is no threshold.
   template <class T> SO_HD static T thresholded(T z, const Params<T>& p) {
-    return p.c != T(0) ? (z > p.c ? z : T(0)) : max(z, T(0));
+    if constexpr (kThreshold) return z > p.c ? z : T(0);
+    return max(z, T(0));
   }
   template <class T> SO_HD static T value(T z, const Params<T>& p) {
-    if (is_leaky(p)) return z > T(0) ? z : z * p.a;
+    if constexpr (kLeaky) return z > T(0) ? z : z * p.a;
     T pos = thresholded(z, p);
-    if (has_max(p)) pos = max(min(pos, p.b), T(0));  // clip_by_value(pos, 0, max)
-    const T neg = p.c != T(0) ? max(p.c - z, T(0)) : max(-z, T(0));
-    return p.a != T(0) ? pos - p.a * neg : pos;
+    if constexpr (kMax && kThreshold) {
+      // clip_by_value(pos, 0, max) with plain compares: pos (z > c ? z : 0)
+      // is never NaN here, and GCC 12 vectorises no NaN-propagating min
+      // chained after that select.
+      const T clipped = pos < p.b ? pos : p.b;
+      pos = clipped > T(0) ? clipped : T(0);
+    } else if constexpr (kMax) {
+      pos = max(min(pos, p.b), T(0));  // clip_by_value(pos, 0, max)
+    }
+    if constexpr (kSlope) return pos - p.a * max(p.c - z, T(0));  // c = 0 without threshold
+    return pos;
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
-    if (is_leaky(p)) return z > T(0) ? T(1) : p.a;
-    bool passes = z > p.c;
-    if (has_max(p)) {
-      const T pos = thresholded(z, p);
+    if constexpr (kLeaky) return z > T(0) ? T(1) : p.a;
+    T d = z > p.c ? T(1) : T(0);
+    if constexpr (kMax) {
       // max_value 6 without threshold runs tf.nn.relu6 (strict at 6); any
-      // other max_value runs clip_by_value (its gradient passes at the bounds).
-      const bool relu6_op = p.c == T(0) && p.b == T(6);
-      passes = passes & (relu6_op ? pos < p.b : ((pos <= p.b) & (pos >= T(0))));
+      // other max_value runs clip_by_value (its gradient passes at the
+      // bounds). Where d is not already 0, z > c and the thresholded z is z.
+      const T at_max = !kThreshold && p.b == T(6) ? T(0) : T(1);
+      d *= (z < p.b ? T(1) : (z == p.b ? at_max : T(0))) * (z >= T(0) ? T(1) : T(0));
     }
-    T d = passes ? T(1) : T(0);
-    if (p.a != T(0)) d += z < p.c ? p.a : T(0);
+    if constexpr (kSlope) d += z < p.c ? p.a : T(0);
     return d;
   }
 };
+
+// relu_general's row in the table; dispatch_activation picks the form.
+struct ReluGeneral {};
+
+// The form for these parameters (in the compute type T): a slope, a
+// max_value, a threshold or not.
+template <class T, class F> decltype(auto) dispatch_relu_general(const Params<T>& p, F&& f) {
+  const bool slope = p.a != T(0), has_max = p.b < T(INFINITY), threshold = p.c != T(0);
+  const auto with = [&](auto s, auto m) -> decltype(auto) {
+    if (threshold) return f(ReluGeneralForm<decltype(s)::value, decltype(m)::value, true>{});
+    return f(ReluGeneralForm<decltype(s)::value, decltype(m)::value, false>{});
+  };
+  const auto with_slope = [&](auto s) -> decltype(auto) {
+    if (has_max) return with(s, std::true_type{});
+    return with(s, std::false_type{});
+  };
+  if (slope) return with_slope(std::true_type{});
+  return with_slope(std::false_type{});
+}
 
 struct Relu6 : PiecewiseLinear {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return min(max(z, T(0)), T(6)); }
@@ -411,14 +441,28 @@ template <class Act> struct DerivativeOf {
   }
 };
 
-// Calls f(Act{}) for the activation's struct (its derivative when
-// derivative_order is 1), so a kernel template is instantiated once per
-// activation and order, and the switch runs once per call.
-template <class F> decltype(auto) dispatch_activation(Activation activation, int derivative_order, F&& f) {
-  switch (activation) {
+// f(Act{}), or f(DerivativeOf<Act>{}) for derivative_order 1.
+template <class T, class Act, class F>
+decltype(auto) dispatch_row(Act, const ActivationParams&, int derivative_order, F&& f) {
+  return derivative_order == 0 ? f(Act{}) : f(DerivativeOf<Act>{});
+}
+template <class T, class F>
+decltype(auto) dispatch_row(act::ReluGeneral, const ActivationParams& params, int derivative_order, F&& f) {
+  return act::dispatch_relu_general(Params<T>(params), [&](auto form) -> decltype(auto) {
+    return dispatch_row<T>(form, params, derivative_order, f);
+  });
+}
+
+// Calls f(Act{}) for the spec's activation struct (its derivative when
+// spec.derivative_order is 1), so a kernel template is instantiated once per
+// activation and order, and the switch runs once per call. T is the compute
+// type, in which parameter-dependent forms are chosen. Spec: a
+// SpatialDenseSpec (activation, params, derivative_order).
+template <class T, class Spec, class F> decltype(auto) dispatch_activation(const Spec& spec, F&& f) {
+  switch (spec.activation) {
 #define SO_CASE(cls, name, nparams) \
     case Activation::k##cls:          \
-      return derivative_order == 0 ? f(act::cls{}) : f(DerivativeOf<act::cls>{});
+      return dispatch_row<T>(act::cls{}, spec.params, spec.derivative_order, f);
     SPATIAL_OPS_ACTIVATIONS(SO_CASE)
 #undef SO_CASE
   }

@@ -140,7 +140,7 @@ void SO_ISA_ENTRY(spatial_dense_backward_cpu)(const SpatialDenseSpec& spec, DTyp
                                 void* dkernel, void* dbias, const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
-    dispatch_activation(spec.activation, spec.derivative_order, [&](auto activation) {
+    dispatch_activation<compute_t<S>>(spec, [&](auto activation) {
       const cpu::WeightOperands<S> weights(spec, kernel, bias);
       cpu::backward<S, decltype(activation)>(
           spec, static_cast<const S*>(dy), static_cast<const S*>(x), weights.kernel(),

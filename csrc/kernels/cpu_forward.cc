@@ -100,7 +100,7 @@ void SO_ISA_ENTRY(spatial_dense_forward_cpu)(const SpatialDenseSpec& spec, DType
                                const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
-    dispatch_activation(spec.activation, spec.derivative_order, [&](auto activation) {
+    dispatch_activation<compute_t<S>>(spec, [&](auto activation) {
       using Act = decltype(activation);
       const auto run = spec.reduces() ? cpu::forward_reduced<S, Act> : cpu::forward_elementwise<S, Act>;
       const cpu::WeightOperands<S> weights(spec, kernel, bias);

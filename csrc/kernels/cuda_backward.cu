@@ -184,7 +184,7 @@ std::string spatial_dense_backward_cuda(const SpatialDenseSpec& spec, DType dtyp
                                     spec.shape,
                                     spec.reduces(),
                                     false};
-    return dispatch_activation(spec.activation, spec.derivative_order, [&](auto activation) {
+    return dispatch_activation<compute_t<S>>(spec, [&](auto activation) {
       return gpu::backward<S, decltype(activation)>(spec, args, static_cast<cudaStream_t>(stream));
     });
   });

@@ -214,7 +214,7 @@ std::string spatial_dense_forward_cuda(const SpatialDenseSpec& spec, DType dtype
                                    static_cast<compute_t<S>*>(workspace),
                                    spec.shape,
                                    false};
-    return dispatch_activation(spec.activation, spec.derivative_order, [&](auto activation) {
+    return dispatch_activation<compute_t<S>>(spec, [&](auto activation) {
       return gpu::forward<S, decltype(activation)>(spec, args, static_cast<cudaStream_t>(stream));
     });
   });
