@@ -38,18 +38,21 @@ def run_suite(json_path):
 
 def parse(json_path):
     data = json.loads(Path(json_path).read_text())
-    copies, adds, times = {}, {}, collections.defaultdict(dict)
+    copies, reads, adds, times = {}, {}, {}, collections.defaultdict(dict)
     for bench in data["benchmarks"]:
         params, median = bench["params"], bench["stats"]["median"]
         if bench["name"].startswith("test_copy_floor"):
             copies[tuple(params["size"])] = median
+            continue
+        if bench["name"].startswith("test_read_floor"):
+            reads[tuple(params["size"])] = median
             continue
         if bench["name"].startswith("test_one_tf_add"):
             adds[(tuple(params["size"]), params["pass_"])] = median
             continue
         key = (tuple(params["size"]), params["pass_"], params["activation"], params["reduce_axis"])
         times[key][params["implementation"]] = median
-    return data, copies, adds, times
+    return data, copies, reads, adds, times
 
 
 def floor_seconds(size, pass_, reduce_axis, copy_seconds):
@@ -82,6 +85,19 @@ def table(copies, adds, times):
                     f"{fused * 1e3:.3f} | {fused / floor:.2f} | "
                     f"{'' if add is None else f'{fused / add:.2f}'} | {peers} |")
     return head + "\n".join(rows) + "\n"
+
+
+def read_table(copies, reads, times):
+    """Reduced forwards against a pure read of x (tf.reduce_sum, all cores)."""
+    rows = ["| size (float32) | copy ms | read ms | activation | fused reduced forward ms | / read | "
+            "XLA / read |", "|---|---|---|---|---|---|---|"]
+    for (size, pass_, activation, reduce_axis), t in sorted(times.items(), key=lambda i: (_elements(i[0][0]), i[0][2])):
+        if pass_ != "forward" or reduce_axis is None or size not in reads:
+            continue
+        read = reads[size]
+        rows.append(f"| {'x'.join(map(str, size))} | {copies[size] * 1e3:.3f} | {read * 1e3:.3f} | {activation} | "
+                    f"{t['fused'] * 1e3:.3f} | {t['fused'] / read:.2f} | {t['xla'] / read:.2f} |")
+    return "\n".join(rows) + "\n"
 
 
 def _elements(size):
@@ -131,7 +147,7 @@ def main():
         import activation_cost, peak_memory  # noqa: PLC0415, E401
         memory_path.write_text(peak_memory.table((1024, 256, 256)))
         cost_path.write_text(activation_cost.table())
-    data, copies, adds, times = parse(json_path)
+    data, copies, reads, adds, times = parse(json_path)
     plot(times, ROOT / "benchmarks" / "speedup.png")
     Path(args.out).write_text(
         "# Benchmarks (CPU)\n\n"
@@ -148,6 +164,11 @@ def main():
         "at tiny sizes, its dispatch.\n\n"
         + table(copies, adds, times)
         + "\n![speed-up against size](benchmarks/speedup.png)\n"
+        + ("\n## Reduced forward against a pure read\n\nA reduced forward reads x and writes almost "
+           "nothing. The copy floor above assumes reads stream at a copy's combined read + write rate; "
+           "a pure read (`tf.reduce_sum(x)` on every core, measured in the same run) is the tighter "
+           "floor on this machine. 'XLA / read' bounds the speed-up over XLA any kernel could reach.\n\n"
+           + read_table(copies, reads, times) if reads else "")
         + ("\n## Peak memory\n\nMeasured by `benchmarks/peak_memory.py` (how, in its docstring).\n\n"
            + memory_path.read_text() if memory_path.exists() else "")
         + ("\n## Compute cost per activation\n\nMeasured by `benchmarks/activation_cost.py` (how, in its "

@@ -61,6 +61,14 @@ def test_copy_floor(benchmark, size):
     benchmark(lambda: tf.raw_ops.DeepCopy(x=x))
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
+def test_read_floor(benchmark, size):
+    """tf.reduce_sum(x): reads x once and writes nothing, on every core: no
+    pass that reads x can beat it (the floor of a reduced forward)."""
+    x = operands(size)[0]
+    benchmark(lambda: tf.reduce_sum(x))
+
+
 @pytest.mark.parametrize("pass_", ["forward", "training_step"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
 def test_one_tf_add(benchmark, size, pass_):
