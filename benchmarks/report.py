@@ -165,9 +165,10 @@ def main():
         + table(copies, adds, times)
         + "\n![speed-up against size](benchmarks/speedup.png)\n"
         + ("\n## Reduced forward against a pure read\n\nA reduced forward reads x and writes almost "
-           "nothing. The copy floor above assumes reads stream at a copy's combined read + write rate; "
-           "a pure read (`tf.reduce_sum(x)` on every core, measured in the same run) is the tighter "
-           "floor on this machine. 'XLA / read' bounds the speed-up over XLA any kernel could reach.\n\n"
+           "nothing, so no kernel can beat a pure read of x: `tf.reduce_sum(x)` on every core, measured "
+           "in the same run (here reads stream faster than a copy's combined read + write rate, so this "
+           "floor is below the copy-based one above). 'XLA / read' bounds the speed-up over XLA any "
+           "kernel could reach.\n\n"
            + read_table(copies, reads, times) if reads else "")
         + ("\n## Peak memory\n\nMeasured by `benchmarks/peak_memory.py` (how, in its docstring).\n\n"
            + memory_path.read_text() if memory_path.exists() else "")
