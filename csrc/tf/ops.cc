@@ -8,6 +8,8 @@
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
 
+#include "../kernels/spec.h"
+
 namespace spatial_ops {
 namespace {
 
@@ -50,13 +52,8 @@ absl::Status output_shape(InferenceContext* c, ShapeHandle x, ShapeHandle* y) {
   int64_t begin = 0, end = 0;
   TF_RETURN_IF_ERROR(c->GetAttr("reduce_begin", &begin));
   TF_RETURN_IF_ERROR(c->GetAttr("reduce_end", &end));
-  const int64_t rank = c->Rank(x);
-  if (!(1 <= begin && begin < end && end <= rank)) {
-    return absl::InvalidArgumentError(
-        "the reduced axes [reduce_begin, reduce_end) = [" + std::to_string(begin) + ", " +
-        std::to_string(end) + ") must satisfy 1 <= reduce_begin < reduce_end <= rank " +
-        std::to_string(rank) + " of x " + c->DebugString(x));
-  }
+  const std::string error = check_reduced_axes(begin, end, c->Rank(x), c->DebugString(x));
+  if (!error.empty()) return absl::InvalidArgumentError(error);
   ShapeHandle before, after;
   TF_RETURN_IF_ERROR(c->Subshape(x, 0, begin, &before));
   TF_RETURN_IF_ERROR(c->Subshape(x, end, &after));
