@@ -23,21 +23,20 @@ int64_t batch_blocks(int64_t batch, int64_t n_total, int64_t spatial_blocks) {
 }
 
 // A span of elements of one batch row that read dy alike: dy[i] along the
-// span, or one dy[0] for all of it (a reduced axis). dz = dy / divisor *
-// act'(z); dx = dz * kernel; dkernel and dbias accumulate. Restrict-qualified
-// pointers and no branches let the compiler vectorise it.
-template <class S, class Act, bool kScalarDy>
-void backward_span(int64_t length, const S* __restrict__ dy, compute_t<S> divisor,
-                   const S* __restrict__ x, const weight_t<S>* __restrict__ kernel,
-                   const weight_t<S>* __restrict__ bias, S* __restrict__ dx,
-                   compute_t<S>* __restrict__ acc_kernel, compute_t<S>* __restrict__ acc_bias,
-                   const Params<compute_t<S>> params) {  // by value: no aliasing
-  using T = compute_t<S>;
+// span, or one dy[0] for all of it (a reduced axis), all in the compute
+// type. dz = dy / divisor * act'(z); dx = dz * kernel; dkernel and dbias
+// accumulate. Restrict-qualified pointers and no branches let the compiler
+// vectorise it.
+template <class Act, bool kScalarDy, class T>
+void backward_span(int64_t length, const T* __restrict__ dy, T divisor, const T* __restrict__ x,
+                   const T* __restrict__ kernel, const T* __restrict__ bias, T* __restrict__ dx,
+                   T* __restrict__ acc_kernel, T* __restrict__ acc_bias,
+                   const Params<T> params) {  // by value: no aliasing
   for (int64_t i = 0; i < length; ++i) {
-    const T g = load(dy[kScalarDy ? 0 : i]) / divisor;
-    const T xv = load(x[i]), wv = load(kernel[i]);
-    const T dz = g * Act::derivative(math::affine(xv, wv, load(bias[i])), params);
-    dx[i] = store<S>(dz * wv);
+    const T g = dy[kScalarDy ? 0 : i] / divisor;
+    const T xv = x[i], wv = kernel[i];
+    const T dz = g * Act::derivative(math::affine(xv, wv, bias[i]), params);
+    dx[i] = dz * wv;
     acc_kernel[i] += dz * xv;
     acc_bias[i] += dz;
   }
@@ -48,23 +47,24 @@ struct Backward {
   using T = compute_t<S>;
   const SpatialDenseSpec& spec;
   const Params<T> params;
-  const S *dy, *x;
+  const S* dy;
   const weight_t<S> *kernel, *bias;
-  S* dx;
 
-  // Spatial range [n0, n1) of batch row b. With a reduction, dy[b, a, c]
-  // (divided by R for a mean) is the incoming gradient of every r: walk the
-  // range in spans that share a row of dy so no loop holds a division by C.
-  void row(int64_t b, int64_t n0, int64_t n1, T* acc_kernel, T* acc_bias) const {
+  // A chunk [n0, n1) of batch row b: xs[0, n1 - n0) holds x there in the
+  // compute type, and without a reduction dys dy; dx_out receives dx. With
+  // a reduction, dy[b, a, c] (divided by R for a mean) is the incoming
+  // gradient of every r: walk the range in spans that share a row of dy so
+  // no loop holds a division by C.
+  void row(int64_t b, int64_t n0, int64_t n1, const T* xs, const T* dys, T* dx_out, T* acc_kernel,
+           T* acc_bias) const {
     const auto& shape = spec.shape;
-    const int64_t offset = b * shape.spatial_size();
-    const auto span = [&](auto scalar_dy, int64_t n, int64_t length, const S* dy_span, T divisor) {
-      backward_span<S, Act, decltype(scalar_dy)::value>(
-          length, dy_span, divisor, x + offset + n, kernel + n, bias + n, dx + offset + n,
-          acc_kernel + n, acc_bias + n, params);
+    const auto span = [&](auto scalar_dy, int64_t n, int64_t length, const T* dy_span, T divisor) {
+      backward_span<Act, decltype(scalar_dy)::value>(length, dy_span, divisor, xs + (n - n0), kernel + n,
+                                                     bias + n, dx_out + (n - n0), acc_kernel + n,
+                                                     acc_bias + n, params);
     };
     if (!spec.reduces()) {
-      span(std::false_type{}, n0, n1 - n0, dy + offset + n0, T(1));
+      span(std::false_type{}, n0, n1 - n0, dys, T(1));
       return;
     }
     const T divisor = spec.reduction == Reduction::kMean ? T(shape.reduced) : T(1);
@@ -75,13 +75,16 @@ struct Backward {
     for (int64_t n = n0; n < n1;) {
       if (shape.inner == 1) {  // one dy value for a span along r
         const int64_t length = std::min(shape.reduced - r, n1 - n);
-        span(std::true_type{}, n, length, dy_row + a, divisor);
+        const T dy_value = load(dy_row[a]);
+        span(std::true_type{}, n, length, &dy_value, divisor);
         n += length;
         r = 0;
         ++a;
       } else {  // dy values contiguous along c
         const int64_t length = std::min(shape.inner - c, n1 - n);
-        span(std::false_type{}, n, length, dy_row + a * shape.inner + c, divisor);
+        alignas(64) T dy_chunk[kStreamChunk];
+        const T* dy_span = load_chunk(dy_row + a * shape.inner + c, length, dy_chunk);
+        span(std::false_type{}, n, length, dy_span, divisor);
         n += length;
         c = 0;
         if (++r == shape.reduced) { r = 0; ++a; }
@@ -98,11 +101,14 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weigh
   const int64_t spatial_blocks = ceil_div(n_total, kSpatialBlock);
   const int64_t block_rows = ceil_div(batch, batch_blocks(batch, n_total, spatial_blocks));
   const int64_t row_blocks = batch == 0 ? 0 : ceil_div(batch, block_rows);
+  const int64_t x_prefetch_size = prefetched_size<S>(batch * n_total);
+  const int64_t dy_prefetch_size = spec.reduces() ? 0 : x_prefetch_size;  // a reduced dy is small
+  const bool streaming = is_streamed<S>(batch * n_total);
 
   // partial[j * n_total + n]: the sum over the j-th batch block.
   std::vector<T> partial_kernel(row_blocks * n_total);
   std::vector<T> partial_bias(row_blocks * n_total);
-  const Backward<S, Act> step{spec, Params<T>(spec.params), dy, x, kernel, bias, dx};
+  const Backward<S, Act> step{spec, Params<T>(spec.params), dy, kernel, bias};
   const int64_t unit_cost = block_rows * std::min(n_total, kSpatialBlock) * kBackwardCyclesPerElement;
   parallel_for(row_blocks * spatial_blocks, unit_cost, [&](int64_t begin, int64_t end) {
     for (int64_t unit = begin; unit < end; ++unit) {
@@ -112,8 +118,23 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weigh
       T* acc_kernel = partial_kernel.data() + j * n_total;
       T* acc_bias = partial_bias.data() + j * n_total;
       const int64_t b1 = std::min(batch, (j + 1) * block_rows);
-      for (int64_t b = j * block_rows; b < b1; ++b) step.row(b, n0, n1, acc_kernel, acc_bias);
+      for (int64_t b = j * block_rows; b < b1; ++b) {
+        // The unit walks the batch: the same range of the next row comes next.
+        const int64_t next = (b + 1) * n_total;
+        for (int64_t m0 = n0; m0 < n1; m0 += kStreamChunk) {
+          const int64_t m1 = std::min(n1, m0 + kStreamChunk);
+          prefetch(x, next + m0, next + m1, x_prefetch_size);
+          prefetch(dy, next + m0, next + m1, dy_prefetch_size);
+          alignas(64) T x_chunk[kStreamChunk], dy_chunk[kStreamChunk], dx_chunk[kStreamChunk];
+          const int64_t at = b * n_total + m0;
+          const T* xs = load_chunk(x + at, m1 - m0, x_chunk);
+          const T* dys = spec.reduces() ? nullptr : load_chunk(dy + at, m1 - m0, dy_chunk);
+          step.row(b, m0, m1, xs, dys, dx_chunk, acc_kernel, acc_bias);
+          write_out(dx + at, dx_chunk, m1 - m0, streaming);
+        }
+      }
     }
+    end_streaming();
   });
 
   // Combine the batch blocks in order; an empty batch gives zeros.

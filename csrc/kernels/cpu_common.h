@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "activations.h"
+#include "cpu_memory.h"
 #include "spec.h"
 #include "storage.h"
 
@@ -27,12 +28,6 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // weights are converted once per call (they are small beside x) rather than
 // at every batch row; the hot loops convert x alone.
 template <class S> using weight_t = compute_t<S>;
-
-// z = x * kernel + bias at spatial index n.
-template <class S, class W>
-inline compute_t<S> z_at(const S* x_row, const W* kernel, const W* bias, int64_t n) {
-  return math::affine(load(x_row[n]), load(kernel[n]), load(bias[n]));
-}
 
 // The kernel and bias operands as weight_t: the caller's arrays where that
 // is their type, else converted copies; a bias of zeros when the call has

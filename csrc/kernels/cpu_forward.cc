@@ -10,19 +10,28 @@ namespace {
 // Partial sums in a fixed number of lanes combined in a fixed tree: the
 // order depends on the length alone, and the compiler may vectorise it.
 constexpr int kLanes = 16;  // one AVX-512 register of float
+static_assert(kStreamChunk % kLanes == 0, "a run added in chunks sums each lane in order");
 
-template <class T, class F> T fixed_order_sum(int64_t length, const F& term) {
+template <class T> struct LaneSums {
   T lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= length; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) lanes[j] += term(i + j);
+
+  // Adds term(i) for i in [begin, end). Where begin is a multiple of
+  // kLanes, adding a run in pieces gives the same bits as adding it whole.
+  template <class F> void add(int64_t begin, int64_t end, const F& term) {
+    int64_t i = begin;
+    for (; i + kLanes <= end; i += kLanes) {
+      for (int j = 0; j < kLanes; ++j) lanes[j] += term(i + j);
+    }
+    for (int j = 0; i + j < end; ++j) lanes[j] += term(i + j);
   }
-  for (int j = 0; i + j < length; ++j) lanes[j] += term(i + j);
-  for (int width = kLanes / 2; width > 0; width /= 2) {  // pairwise tree
-    for (int j = 0; j < width; ++j) lanes[j] += lanes[j + width];
+
+  T total() {
+    for (int width = kLanes / 2; width > 0; width /= 2) {  // pairwise tree
+      for (int j = 0; j < width; ++j) lanes[j] += lanes[j + width];
+    }
+    return lanes[0];
   }
-  return lanes[0];
-}
+};
 
 // y[b, n] = act(z[b, n]) over units of (batch row, spatial block).
 template <class S, class Act>
@@ -31,6 +40,8 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_
   using T = compute_t<S>;
   const Params<T> params(spec.params);
   const int64_t n_total = spec.shape.spatial_size();
+  const int64_t x_prefetch_size = prefetched_size<S>(spec.shape.batch * n_total);
+  const bool streaming = is_streamed<S>(spec.shape.batch * n_total);
   const int64_t blocks = ceil_div(n_total, kSpatialBlock);
   const int64_t cost = std::min(n_total, kSpatialBlock) * kForwardCyclesPerElement;
   parallel_for(spec.shape.batch * blocks, cost, [&](int64_t begin, int64_t end) {
@@ -41,10 +52,19 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_
       const int64_t n1 = std::min(n_total, n0 + kSpatialBlock);
       const S* x_row = x + b * n_total;
       S* y_row = y + b * n_total;
-      for (int64_t n = n0; n < n1; ++n) {
-        y_row[n] = store<S>(Act::value(z_at(x_row, kernel, bias, n), local_params));
+      for (int64_t m0 = n0; m0 < n1; m0 += kStreamChunk) {
+        const int64_t m1 = std::min(n1, m0 + kStreamChunk);
+        const int64_t ahead = b * n_total + prefetch_distance<S>();
+        prefetch(x, ahead + m0, ahead + m1, x_prefetch_size);
+        alignas(64) T x_chunk[kStreamChunk], y_chunk[kStreamChunk];
+        const T* xs = load_chunk(x_row + m0, m1 - m0, x_chunk);
+        for (int64_t n = m0; n < m1; ++n) {
+          y_chunk[n - m0] = Act::value(math::affine(xs[n - m0], kernel[n], bias[n]), local_params);
+        }
+        write_out(y_row + m0, y_chunk, m1 - m0, streaming);
       }
     }
+    end_streaming();
   });
 }
 
@@ -54,11 +74,15 @@ template <class S, class Act>
 void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>* kernel,
                      const weight_t<S>* bias, S* y, const ParallelFor& parallel_for) {
   using T = compute_t<S>;
-  constexpr int64_t kInnerBlock = 256;  // accumulators kept on the stack
+  constexpr int64_t kInnerBlock = kStreamChunk;  // accumulators kept on the stack
   const Params<T> params(spec.params);
   const auto& shape = spec.shape;
   const int64_t n_total = shape.spatial_size();
+  const int64_t x_prefetch_size = prefetched_size<S>(shape.batch * n_total);
   const int64_t inner_blocks = ceil_div(shape.inner, kInnerBlock);
+  // x is read along r, inner elements a step: prefetch whole steps ahead.
+  const int64_t step = std::max<int64_t>(shape.inner, 1);  // inner may be 0: an empty x
+  const int64_t ahead = ceil_div(prefetch_distance<S>(), step) * step;
   const T divisor = spec.reduction == Reduction::kMean ? T(shape.reduced) : T(1);
   const int64_t cost =
       shape.reduced * std::min(shape.inner, kInnerBlock) * kForwardCyclesPerElement;
@@ -72,18 +96,31 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>
       const S* x_row = x + b * n_total;
       const int64_t base = a * shape.reduced * shape.inner;  // spatial index of (a, 0, 0)
       S* y_out = y + row * shape.inner;
+      const int64_t row_start = b * n_total + base;  // x's flat index of (b, a, 0, 0)
       if (shape.inner == 1) {
-        const T sum = fixed_order_sum<T>(shape.reduced, [&](int64_t r) {
-          return Act::value(z_at(x_row, kernel, bias, base + r), local_params);
-        });
-        y_out[0] = store<S>(sum / divisor);
+        LaneSums<T> sums;
+        for (int64_t r0 = 0; r0 < shape.reduced; r0 += kStreamChunk) {
+          const int64_t r1 = std::min(shape.reduced, r0 + kStreamChunk);
+          prefetch(x, row_start + r0 + ahead, row_start + r1 + ahead, x_prefetch_size);
+          alignas(64) T x_chunk[kStreamChunk];
+          const T* xs = load_chunk(x + row_start + r0, r1 - r0, x_chunk);
+          sums.add(r0, r1, [&](int64_t r) {
+            return Act::value(math::affine(xs[r - r0], kernel[base + r], bias[base + r]), local_params);
+          });
+        }
+        y_out[0] = store<S>(sums.total() / divisor);
         continue;
       }
       T sums[kInnerBlock] = {};
       for (int64_t r = 0; r < shape.reduced; ++r) {
         const int64_t offset = base + r * shape.inner;
+        const int64_t next = row_start + r * shape.inner + ahead;
+        prefetch(x, next + c0, next + c1, x_prefetch_size);
+        alignas(64) T x_chunk[kInnerBlock];
+        const T* xs = load_chunk(x_row + offset + c0, c1 - c0, x_chunk);
         for (int64_t c = c0; c < c1; ++c) {
-          sums[c - c0] += Act::value(z_at(x_row, kernel, bias, offset + c), local_params);
+          const T z = math::affine(xs[c - c0], kernel[offset + c], bias[offset + c]);
+          sums[c - c0] += Act::value(z, local_params);
         }
       }
       for (int64_t c = c0; c < c1; ++c) y_out[c] = store<S>(sums[c - c0] / divisor);

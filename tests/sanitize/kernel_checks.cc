@@ -265,6 +265,17 @@ void check_kernels() {
       }
     }
   }
+  // x larger than the caches in every dtype (cpu_memory.h's kStreamingBytes,
+  // 8 MB): the loops prefetch and write with non-temporal stores, with rows
+  // whose ends split cache lines. float64 linear is checked value by value.
+  for (const Dims& streamed : std::vector<Dims>{{263, 3, 61, 89}, {263, 61, 267, 1}}) {
+    for (DType dtype : dtypes) {
+      for (Reduction reduction : reductions) {
+        run_case(streamed, reduction, /*has_bias=*/true, dtype, cases[0], /*order=*/0, /*threaded=*/true);
+        ++runs;
+      }
+    }
+  }
   // Other ranks, with the reduced run given as axes of x.
   const std::vector<std::pair<Dims, std::pair<int64_t, int64_t>>> ranked = {
       {{3, 5}, {1, 2}}, {{2, 3, 4}, {1, 3}}, {{2, 3, 4}, {1, 2}}, {{2, 2, 3, 1, 5}, {2, 4}}, {{1, 0, 3, 2, 1}, {3, 5}}};
@@ -282,7 +293,7 @@ void check_kernels() {
       }
     }
   }
-  std::printf("kernel runs: %lld (%zu shapes)\n", static_cast<long long>(runs), shapes.size() + ranked.size());
+  std::printf("kernel runs: %lld (%zu shapes)\n", static_cast<long long>(runs), shapes.size() + ranked.size() + 2);
 }
 
 }  // namespace
