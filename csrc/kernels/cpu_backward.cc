@@ -129,8 +129,9 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weigh
           const int64_t at = b * n_total + m0;
           const T* xs = load_chunk(x + at, m1 - m0, x_chunk);
           const T* dys = spec.reduces() ? nullptr : load_chunk(dy + at, m1 - m0, dy_chunk);
-          step.row(b, m0, m1, xs, dys, dx_chunk, acc_kernel, acc_bias);
-          write_out(dx + at, dx_chunk, m1 - m0, streaming);
+          T* dxs = output_chunk(dx + at, streaming, dx_chunk);
+          step.row(b, m0, m1, xs, dys, dxs, acc_kernel, acc_bias);
+          write_out(dx + at, dxs, m1 - m0, streaming);
         }
       }
     }

@@ -58,10 +58,11 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_
         prefetch(x, ahead + m0, ahead + m1, x_prefetch_size);
         alignas(64) T x_chunk[kStreamChunk], y_chunk[kStreamChunk];
         const T* xs = load_chunk(x_row + m0, m1 - m0, x_chunk);
+        T* ys = output_chunk(y_row + m0, streaming, y_chunk);
         for (int64_t n = m0; n < m1; ++n) {
-          y_chunk[n - m0] = Act::value(math::affine(xs[n - m0], kernel[n], bias[n]), local_params);
+          ys[n - m0] = Act::value(math::affine(xs[n - m0], kernel[n], bias[n]), local_params);
         }
-        write_out(y_row + m0, y_chunk, m1 - m0, streaming);
+        write_out(y_row + m0, ys, m1 - m0, streaming);
       }
     }
     end_streaming();

@@ -88,6 +88,16 @@ template <class S> inline const compute_t<S>* load_chunk(const S* src, int64_t n
   }
 }
 
+// Where a loop puts its chunk of results before write_out(): straight into
+// dst where S is the compute type and dst is not streamed (write_out then
+// has nothing to do), else into buffer.
+template <class S> inline compute_t<S>* output_chunk(S* dst, bool streaming, compute_t<S>* buffer) {
+  if constexpr (std::is_same_v<S, compute_t<S>>) {
+    if (!streaming) return dst;
+  }
+  return buffer;
+}
+
 // dst[0, n) = src[0, n) rounded to S (n <= kStreamChunk). With `streaming`,
 // the whole 64-byte lines of dst are written with non-temporal stores (x86
 // with AVX; plain copies elsewhere); a thread that streamed calls
@@ -96,6 +106,7 @@ template <class S> inline void write_out(S* dst, const compute_t<S>* values, int
   alignas(64) S stored[kStreamChunk];
   const S* src = stored;
   if constexpr (std::is_same_v<S, compute_t<S>>) {
+    if (values == dst) return;  // computed in place (output_chunk)
     src = values;
   } else {
     for (int64_t i = convert_f16c(values, stored, n); i < n; ++i) stored[i] = store<S>(values[i]);
