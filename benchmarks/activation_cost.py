@@ -56,7 +56,11 @@ def cost(dtype, name, params, repeats=15):
     x, kernel, bias = (rng.normal(size=s).astype(dtype) for s in (SHAPE, SHAPE[1:], SHAPE[1:]))
     y, dy = np.empty_like(x), rng.normal(size=SHAPE).astype(dtype)
     forward = median_seconds(lambda: _core.forward(x, kernel, bias, name, list(params), "none", out=y), repeats)
-    backward = median_seconds(lambda: _core.backward(dy, x, kernel, bias, name, list(params), "none"), repeats)
+    # Outputs preallocated, as for the forward: a fresh array per call would
+    # time the page faults of its first touch (tens of ns/el on some VMs).
+    gradients = (np.empty_like(x), np.empty_like(kernel), np.empty_like(bias))
+    backward = median_seconds(lambda: _core.backward(dy, x, kernel, bias, name, list(params), "none",
+                                                     out=gradients), repeats)
     return forward * 1e9 / x.size, backward * 1e9 / x.size
 
 
