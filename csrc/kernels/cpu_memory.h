@@ -98,7 +98,7 @@ template <class S> inline compute_t<S>* output_chunk(S* dst, bool streaming, com
   return buffer;
 }
 
-// dst[0, n) = src[0, n) rounded to S (n <= kStreamChunk). With `streaming`,
+// dst[0, n) = values[0, n) rounded to S (n <= kStreamChunk). With `streaming`,
 // the whole 64-byte lines of dst are written with non-temporal stores (x86
 // with AVX; plain copies elsewhere); a thread that streamed calls
 // end_streaming() before it returns its work.
