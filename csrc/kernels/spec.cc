@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 namespace spatial_ops {
 
@@ -13,12 +12,13 @@ std::vector<int64_t> SpatialDenseSpec::output_dims(const std::vector<int64_t>& x
   return y;
 }
 
+// Messages are built with std::to_string, not iostreams: no locale is
+// consulted, and a _core linked against a static libstdc++ (seen with GCC 13
+// on the GPU machines) crashed in ostream's number formatting.
 std::string dims_to_string(const Dims& dims) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < dims.size(); ++i) out << (i ? ", " : "") << dims[i];
-  out << "]";
-  return out.str();
+  std::string text = "[";
+  for (size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);
+  return text + "]";
 }
 
 std::string parse_reduction(const std::string& name, Reduction* reduction) {
@@ -36,10 +36,8 @@ std::string parse_activation(const std::string& name, const std::vector<double>&
   }
   const int expected = activation_num_params(*activation);
   if (static_cast<int>(params.size()) != expected) {
-    std::ostringstream out;
-    out << "activation '" << name << "' takes " << expected << " parameter(s), got "
-        << params.size();
-    return out.str();
+    return "activation '" + name + "' takes " + std::to_string(expected) + " parameter(s), got " +
+           std::to_string(params.size());
   }
   for (int i = 0; i < expected; ++i) {
     if (std::isnan(params[i])) return "activation '" + name + "' got a NaN parameter";
@@ -83,19 +81,21 @@ bool weights_match(const Dims& weights, const Dims& x) {
 
 std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
                           SpatialDenseSpec* spec) {
-  const std::string shapes = "x " + dims_to_string(x) + ", kernel " + dims_to_string(kernel) +
-                             ", bias " + dims_to_string(bias);
+  // Formatted only for a message: every op call passes through here.
+  const auto shapes = [&] {
+    return "x " + dims_to_string(x) + ", kernel " + dims_to_string(kernel) + ", bias " + dims_to_string(bias);
+  };
   if (x.size() < 2) {
-    return "x must have rank >= 2, (batch, d1, ..., dk), got " + shapes;
+    return "x must have rank >= 2, (batch, d1, ..., dk), got " + shapes();
   }
-  if (checked_product(x) < 0) return "x has a negative dimension or too many elements: " + shapes;
+  if (checked_product(x) < 0) return "x has a negative dimension or too many elements: " + shapes();
   if (!weights_match(kernel, x)) {
-    return "kernel must be (d1, ..., dk), x's dimensions after the batch, got " + shapes;
+    return "kernel must be (d1, ..., dk), x's dimensions after the batch, got " + shapes();
   }
   if (spec->has_bias ? !weights_match(bias, x) : !(bias.size() == 1 && bias[0] == 0)) {
     return spec->has_bias
-        ? "bias must be (d1, ..., dk), x's dimensions after the batch, got " + shapes
-        : "bias must be [0] when has_bias is false, got " + shapes;
+        ? "bias must be (d1, ..., dk), x's dimensions after the batch, got " + shapes()
+        : "bias must be [0] when has_bias is false, got " + shapes();
   }
   const int64_t rank = static_cast<int64_t>(x.size());
   if (!spec->reduces()) {
