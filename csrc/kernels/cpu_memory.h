@@ -55,7 +55,8 @@ template <class S> inline void prefetch(const S* data, int64_t begin, int64_t en
 // returns how many it converted (0 without F16C: the caller's loop does all).
 // They round as store<float16> does and convert as load(float16), which the
 // element-by-element forms in storage.h spell out and GCC does not vectorise.
-inline int64_t convert_f16c(const float16* src, float* dst, int64_t n) {
+inline int64_t convert_f16c([[maybe_unused]] const float16* src, [[maybe_unused]] float* dst,
+                            [[maybe_unused]] int64_t n) {
   int64_t i = 0;
 #if defined(__F16C__)
   for (; i + 8 <= n; i += 8) {
@@ -65,7 +66,8 @@ inline int64_t convert_f16c(const float16* src, float* dst, int64_t n) {
 #endif
   return i;
 }
-inline int64_t convert_f16c(const float* src, float16* dst, int64_t n) {
+inline int64_t convert_f16c([[maybe_unused]] const float* src, [[maybe_unused]] float16* dst,
+                            [[maybe_unused]] int64_t n) {
   int64_t i = 0;
 #if defined(__F16C__)
   for (; i + 8 <= n; i += 8) {
