@@ -93,6 +93,11 @@ DType dtype_from_typestr(const std::string& name, const std::string& typestr) {
   unsupported_dtype(name, "'" + typestr + "' (__cuda_array_interface__ typestr)");
 }
 
+bool names_a_float(const py::dict& interface) {
+  const std::string typestr = py::str(interface["typestr"]);
+  return typestr.size() >= 2 && typestr[1] == 'f';
+}
+
 void parse_cuda_array_interface(const py::dict& interface, ArrayArg* arg) {
   if (interface.contains("mask") && !interface["mask"].is_none()) {
     throw py::value_error(arg->name + " is a masked array; masks are not supported");
@@ -167,9 +172,12 @@ std::string ArrayArg::describe() const {
 
 Placement placement_of(const py::handle& object) {
   if (py::isinstance<py::array>(object)) return Placement::kHost;
-  if (cuda_array_interface(object)) return Placement::kDevice;
-  const std::optional<int32_t> type = dlpack_device_type(object);
-  return type && is_cuda_device_type(*type) ? Placement::kDevice : Placement::kHost;
+  // __dlpack_device__ is a cheap method where a library offers it; the
+  // interface is a dict some libraries build on every access.
+  if (const std::optional<int32_t> type = dlpack_device_type(object)) {
+    return is_cuda_device_type(*type) ? Placement::kDevice : Placement::kHost;
+  }
+  return cuda_array_interface(object) ? Placement::kDevice : Placement::kHost;
 }
 
 ArrayArg host_operand(const py::handle& object, const char* name) {
@@ -203,27 +211,38 @@ ArrayArg host_output(const py::handle& object, const char* name) {
   return arg;
 }
 
-std::optional<intptr_t> producer_stream(const py::handle& object) {
-  if (const std::optional<py::dict> interface = cuda_array_interface(object)) {
-    if (interface->contains("stream") && !(*interface)["stream"].is_none()) {
-      return (*interface)["stream"].cast<intptr_t>();
-    }
+const std::optional<py::dict>& DeviceArrayReader::interface(const py::handle& object) {
+  for (const auto& [seen, interface] : interfaces_) {
+    if (seen == object.ptr()) return interface;
   }
+  interfaces_.emplace_back(object.ptr(), cuda_array_interface(object));
+  return interfaces_.back().second;
+}
+
+std::optional<intptr_t> DeviceArrayReader::producer_stream(const py::handle& object) {
   const std::string module = py::str(py::type::handle_of(object).attr("__module__"));
   if (module.rfind("torch", 0) == 0) {
-    const py::object cuda = py::module_::import("torch").attr("cuda");
-    return cuda.attr("current_stream")(object.attr("device")).attr("cuda_stream").cast<intptr_t>();
+    if (!torch_stream_) {
+      const py::object cuda = py::module_::import("torch").attr("cuda");
+      torch_stream_ = cuda.attr("current_stream")(object.attr("device")).attr("cuda_stream").cast<intptr_t>();
+    }
+    return torch_stream_;
+  }
+  const std::optional<py::dict>& interface = this->interface(object);
+  if (interface && interface->contains("stream") && !(*interface)["stream"].is_none()) {
+    return (*interface)["stream"].cast<intptr_t>();
   }
   return std::nullopt;
 }
 
-ArrayArg device_array(const py::handle& object, const char* name, intptr_t stream) {
+ArrayArg DeviceArrayReader::read(const py::handle& object, const char* name, intptr_t stream) {
   ArrayArg arg;
   arg.name = name;
   arg.placement = Placement::kDevice;
   arg.keep_alive = py::reinterpret_borrow<py::object>(object);
   arg.producer_stream = producer_stream(object);
-  if (const std::optional<py::dict> interface = cuda_array_interface(object)) {
+  const std::optional<py::dict>& interface = this->interface(object);
+  if (interface && (names_a_float(*interface) || !py::hasattr(object, "__dlpack__"))) {
     parse_cuda_array_interface(*interface, &arg);
   } else {
     parse_dlpack(object, stream, &arg);

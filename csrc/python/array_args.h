@@ -13,6 +13,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "../kernels/dtypes.h"
 #include "../kernels/spec.h"
@@ -51,17 +53,31 @@ ArrayArg host_operand(const py::handle& object, const char* name);
 // A host output: a writable C-contiguous NumPy array, used as it is.
 ArrayArg host_output(const py::handle& object, const char* name);
 
-// The current stream of the array's library, when it says or can be asked:
-// __cuda_array_interface__ version 3 states it (CuPy, Numba); PyTorch keeps
-// it in torch.cuda.current_stream(). Stream handles follow the protocols: 1
-// (or 0) the legacy default stream, 2 the per-thread default, else a
-// cudaStream_t.
-std::optional<intptr_t> producer_stream(const py::handle& object);
+// Reads the device arrays of one call. Each object's __cuda_array_interface__
+// is asked for once (PyTorch builds it in Python, at a cost near that of a
+// small kernel), and PyTorch's current stream once: the arrays of a call are
+// on one device (checked at launch), so PyTorch tensors share that stream.
+class DeviceArrayReader {
+ public:
+  // The stream the array's library queues work on, when it says or can be
+  // asked: __cuda_array_interface__ version 3 states it (CuPy, Numba);
+  // PyTorch keeps it in torch.cuda.current_stream(). Stream handles follow
+  // the protocols: 1 (or 0) the legacy default stream, 2 the per-thread
+  // default, else a cudaStream_t.
+  std::optional<intptr_t> producer_stream(const py::handle& object);
 
-// A device array through __cuda_array_interface__, or DLPack when that is
-// all it offers (asking __dlpack__ for data ready on `stream`). It must be
-// C-contiguous: device arrays are never copied.
-ArrayArg device_array(const py::handle& object, const char* name, intptr_t stream);
+  // The array through __cuda_array_interface__, or DLPack when that is all
+  // it offers or its interface names no float type (PyTorch describes
+  // bfloat16 as '<V2', raw 2-byte records), asking __dlpack__ for data ready
+  // on `stream`. It must be C-contiguous: device arrays are never copied.
+  ArrayArg read(const py::handle& object, const char* name, intptr_t stream);
+
+ private:
+  const std::optional<py::dict>& interface(const py::handle& object);
+
+  std::vector<std::pair<PyObject*, std::optional<py::dict>>> interfaces_;
+  std::optional<intptr_t> torch_stream_;  // PyTorch's current stream, once asked
+};
 
 }  // namespace python
 }  // namespace spatial_ops

@@ -46,11 +46,12 @@ SpatialDenseSpec make_spec(bool has_bias, const std::string& activation,
 // Host and device arrays never mix in one call.
 Placement common_placement(const Objects& objects) {
   const Placement first = placement_of(objects[0].second);
-  for (const auto& [name, object] : objects) {
-    if (placement_of(object) != first) {
+  for (size_t i = 1; i < objects.size(); ++i) {
+    const Placement placement = placement_of(objects[i].second);
+    if (placement != first) {
       const auto where = [](Placement p) { return p == Placement::kDevice ? "a CUDA device array" : "a host array"; };
       throw py::value_error(std::string("mixed host and device arrays: ") + objects[0].first + " is " +
-                            where(first) + " but " + name + " is " + where(placement_of(object)) +
+                            where(first) + " but " + objects[i].first + " is " + where(placement) +
                             "; pass every array on one device");
     }
   }
@@ -145,17 +146,17 @@ py::tuple backward_host(const py::object& dy_obj, const py::object& x_obj, const
 
 // The stream to launch on: the caller's, else the first array's library's
 // current stream, else the legacy default stream.
-intptr_t launch_stream(std::optional<intptr_t> requested, const Objects& arrays) {
+intptr_t launch_stream(std::optional<intptr_t> requested, const Objects& arrays, DeviceArrayReader& reader) {
   if (requested) return *requested;
   for (const auto& named : arrays) {
-    if (const std::optional<intptr_t> stream = producer_stream(named.second)) return *stream;
+    if (const std::optional<intptr_t> stream = reader.producer_stream(named.second)) return *stream;
   }
   return 0;
 }
 
-std::vector<ArrayArg> device_arrays(const Objects& objects, intptr_t stream) {
+std::vector<ArrayArg> device_arrays(const Objects& objects, intptr_t stream, DeviceArrayReader& reader) {
   std::vector<ArrayArg> args;
-  for (const auto& [name, object] : objects) args.push_back(device_array(object, name, stream));
+  for (const auto& [name, object] : objects) args.push_back(reader.read(object, name, stream));
   return args;
 }
 
@@ -239,14 +240,15 @@ py::object forward_device(const py::object& x_obj, const py::object& kernel_obj,
   if (spec.has_bias) operands.emplace_back("bias", *bias_obj);
   Objects everything = operands;
   everything.emplace_back("out", out);
-  const intptr_t stream = launch_stream(requested_stream, everything);
-  const std::vector<ArrayArg> args = device_arrays(operands, stream);
+  DeviceArrayReader reader;
+  const intptr_t stream = launch_stream(requested_stream, everything, reader);
+  const std::vector<ArrayArg> args = device_arrays(operands, stream, reader);
   const ArrayArg &x = args[0], &kernel = args[1];
   const ArrayArg bias = spec.has_bias ? args[2] : no_bias();
   require_same_dtype({&x, &kernel, spec.has_bias ? &bias : &x});
   require(check_forward(x.dims, kernel.dims, bias.dims, &spec));
   if (out.is_none()) needs_out("out " + dims_to_string(spec.output_dims(x.dims)), x);
-  const ArrayArg y = device_array(out, "out", stream);
+  const ArrayArg y = reader.read(out, "out", stream);
   require_output(y, spec.output_dims(x.dims), x);
   DeviceLaunch launch({&x, &kernel, &bias, &y}, stream);
   if (!launch.empty()) {
@@ -274,8 +276,9 @@ py::tuple backward_device(const py::object& dy_obj, const py::object& x_obj, con
   for (const auto& named : outputs) {
     if (!named.second.is_none()) everything.push_back(named);
   }
-  const intptr_t stream = launch_stream(requested_stream, everything);
-  const std::vector<ArrayArg> args = device_arrays(operands, stream);
+  DeviceArrayReader reader;
+  const intptr_t stream = launch_stream(requested_stream, everything, reader);
+  const std::vector<ArrayArg> args = device_arrays(operands, stream, reader);
   const ArrayArg &dy = args[0], &x = args[1], &kernel = args[2];
   const ArrayArg bias = spec.has_bias ? args[3] : no_bias();
   require_same_dtype({&x, &dy, &kernel, spec.has_bias ? &bias : &x});
@@ -283,7 +286,7 @@ py::tuple backward_device(const py::object& dy_obj, const py::object& x_obj, con
   if (!outputs_given(outputs, spec.has_bias ? 3 : 2)) {
     needs_out(std::string("out=(dx, dkernel, ") + (spec.has_bias ? "dbias)" : "None)"), x);
   }
-  const std::vector<ArrayArg> results = device_arrays(outputs, stream);
+  const std::vector<ArrayArg> results = device_arrays(outputs, stream, reader);
   const ArrayArg &dx = results[0], &dkernel = results[1];
   const ArrayArg dbias = spec.has_bias ? results[2] : no_bias();
   require_output(dx, x.dims, x);
