@@ -185,6 +185,10 @@ def run(args):
     rows, failures = [], []
     for size, activation, reduce in plan(args):
         bench = Bench(torch, core, args, size, activation, reduce)
+        # Dynamo caches compiled graphs per code object, and every
+        # configuration runs Bench.composite: past its recompile limit it
+        # would quietly run the composite eagerly. Each starts afresh.
+        torch._dynamo.reset()
         compiled = None if args.no_compile else torch.compile(bench.composite)
         reference = bench.reference()
         tol = TOLERANCES[args.dtype]
