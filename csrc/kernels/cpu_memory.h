@@ -51,13 +51,20 @@ template <class S> inline void prefetch(const S* data, int64_t begin, int64_t en
   }
 }
 
-// float16 <-> float for n elements with the F16C instructions, 8 at a time;
+// float16 <-> float for n elements with the F16C instructions, 16 at a time
+// in the AVX-512 build (its 512-bit forms), else 8;
 // returns how many it converted (0 without F16C: the caller's loop does all).
 // They round as store<float16> does and convert as load(float16), which the
 // element-by-element forms in storage.h spell out and GCC does not vectorise.
 inline int64_t convert_f16c([[maybe_unused]] const float16* src, [[maybe_unused]] float* dst,
                             [[maybe_unused]] int64_t n) {
   int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16) {
+    const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(half));
+  }
+#endif
 #if defined(__F16C__)
   for (; i + 8 <= n; i += 8) {
     const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
@@ -69,6 +76,12 @@ inline int64_t convert_f16c([[maybe_unused]] const float16* src, [[maybe_unused]
 inline int64_t convert_f16c([[maybe_unused]] const float* src, [[maybe_unused]] float16* dst,
                             [[maybe_unused]] int64_t n) {
   int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16) {
+    const __m256i half = _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), half);
+  }
+#endif
 #if defined(__F16C__)
   for (; i + 8 <= n; i += 8) {
     const __m128i half = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
