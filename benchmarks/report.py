@@ -8,7 +8,8 @@ benchmarks/speedup.png (fused speed-up against size).
 A full run also measures training-step peak memory (benchmarks/peak_memory.py)
 and each activation's compute cost (benchmarks/activation_cost.py), and keeps
 their tables in benchmarks/last_peak_memory.md and last_activation_cost.md for
-re-rendering.
+re-rendering. The GPU section is benchmarks/gpu/last_gpu_benchmark.md, the
+latest run of benchmarks/gpu/run_on_gpu.sh on a GPU machine, as committed.
 
 The floor is the bytes a pass must move over the bandwidth of a large copy
 measured in the same run: forward reads x and writes y; a training step also
@@ -39,8 +40,13 @@ def run_suite(json_path):
 def parse(json_path):
     data = json.loads(Path(json_path).read_text())
     copies, reads, adds, times = {}, {}, {}, collections.defaultdict(dict)
+    halves = collections.defaultdict(dict)
     for bench in data["benchmarks"]:
         params, median = bench["params"], bench["stats"]["median"]
+        if bench["name"].startswith("test_fused_half_types"):
+            halves[(tuple(params["size"]), params["pass_"], params["activation"], params["reduce_axis"])][
+                params["dtype"]] = median
+            continue
         if bench["name"].startswith("test_copy_floor"):
             copies[tuple(params["size"])] = median
             continue
@@ -52,7 +58,7 @@ def parse(json_path):
             continue
         key = (tuple(params["size"]), params["pass_"], params["activation"], params["reduce_axis"])
         times[key][params["implementation"]] = median
-    return data, copies, reads, adds, times
+    return data, copies, reads, adds, times, halves
 
 
 def floor_seconds(size, pass_, reduce_axis, copy_seconds):
@@ -100,6 +106,20 @@ def read_table(copies, reads, times):
     return "\n".join(rows) + "\n"
 
 
+def half_table(halves, times):
+    """Fused half-type times over the fused float32 time of the same pass:
+    the same elements, so the ratio of their times per element."""
+    rows = ["| size | pass | activation | reduce | float32 ms | float16 ms | bfloat16 ms | float16 / float32 "
+            "| bfloat16 / float32 |", "|---|---|---|---|---|---|---|---|---|"]
+    for key, t in sorted(halves.items(), key=lambda i: (i[0][1], i[0][2], str(i[0][3]))):
+        size, pass_, activation, reduce_axis = key
+        f32 = times[key]["fused"]
+        rows.append(f"| {'x'.join(map(str, size))} | {pass_} | {activation} | {reduce_axis} | {f32 * 1e3:.3f} | "
+                    f"{t['float16'] * 1e3:.3f} | {t['bfloat16'] * 1e3:.3f} | {t['float16'] / f32:.2f} | "
+                    f"{t['bfloat16'] / f32:.2f} |")
+    return "\n".join(rows) + "\n"
+
+
 def _elements(size):
     n = 1
     for s in size:
@@ -141,13 +161,14 @@ def main():
     json_path = args.json or str(ROOT / "benchmarks" / "last_run.json")
     memory_path = ROOT / "benchmarks" / "last_peak_memory.md"
     cost_path = ROOT / "benchmarks" / "last_activation_cost.md"
+    gpu_path = ROOT / "benchmarks" / "gpu" / "last_gpu_benchmark.md"  # committed: no GPU here
     if not args.json:
         run_suite(json_path)
         sys.path.insert(0, str(ROOT / "benchmarks"))
         import activation_cost, peak_memory  # noqa: PLC0415, E401
         memory_path.write_text(peak_memory.table((1024, 256, 256)))
         cost_path.write_text(activation_cost.table())
-    data, copies, reads, adds, times = parse(json_path)
+    data, copies, reads, adds, times, halves = parse(json_path)
     plot(times, ROOT / "benchmarks" / "speedup.png")
     Path(args.out).write_text(
         "# Benchmarks (CPU)\n\n"
@@ -172,11 +193,15 @@ def main():
            "floor is below the copy-based one above). 'XLA / read' bounds the speed-up over XLA any "
            "kernel could reach.\n\n"
            + read_table(copies, reads, times) if reads else "")
+        + ("\n## Half types\n\nThe fused op on float16 and bfloat16 x of the largest size, in the same run "
+           "as the float32 rows above: the ratio is the time per element against float32's (half the bytes "
+           "to move; the math runs in float32).\n\n" + half_table(halves, times) if halves else "")
         + ("\n## Peak memory\n\nMeasured by `benchmarks/peak_memory.py` (how, in its docstring).\n\n"
            + memory_path.read_text() if memory_path.exists() else "")
         + ("\n## Compute cost per activation\n\nMeasured by `benchmarks/activation_cost.py` (how, in its "
            "docstring): the kernels alone on data in cache, so the cost of the math apart from "
            "memory traffic.\n\n" + cost_path.read_text() if cost_path.exists() else "")
+        + ("\n# Benchmarks (GPU)\n\n" + gpu_path.read_text() if gpu_path.exists() else "")
     )
     print(f"wrote {args.out} and benchmarks/speedup.png")
 

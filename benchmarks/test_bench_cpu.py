@@ -38,12 +38,10 @@ def one_add(x, kernel, bias, activation=None, reduce_axis=None):
     return tf.add(x, kernel)
 
 
-def operands(size):
+def operands(size, dtype=tf.float32):
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.normal(size=size).astype(np.float32))
-    kernel = tf.constant(rng.normal(size=size[1:]).astype(np.float32))
-    bias = tf.constant(rng.normal(size=size[1:]).astype(np.float32))
-    return x, kernel, bias
+    draw = lambda shape: tf.cast(tf.constant(rng.normal(size=shape).astype(np.float32)), dtype)  # noqa: E731
+    return draw(size), draw(size[1:]), draw(size[1:])
 
 
 def training_step(fn, x, kernel, bias, activation, reduce_axis):
@@ -95,6 +93,28 @@ def test_spatial_dense(benchmark, size, pass_, activation, reduce_axis, implemen
     else:
         run = lambda: training_step(fn, x, kernel, bias, activation, reduce_axis)
     run()  # trace and compile outside the timing
+    benchmark(run)
+
+
+# Half types at the largest size, fused only: against the float32 rows of
+# test_spatial_dense (same element count), the time per element (target:
+# no more than float32's, having half the bytes to move).
+HALF_SIZE = SIZES[-1]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("reduce_axis", REDUCE_AXES, ids=str)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("pass_", ["forward", "training_step"])
+@pytest.mark.parametrize("size", [HALF_SIZE], ids=lambda s: "x".join(map(str, s)))
+def test_fused_half_types(benchmark, size, pass_, activation, reduce_axis, dtype):
+    x, kernel, bias = operands(size, getattr(tf, dtype))
+    fn = spatial_ops.spatial_dense
+    if pass_ == "forward":
+        run = lambda: fn(x, kernel, bias, activation=activation, reduce_axis=reduce_axis)
+    else:
+        run = lambda: training_step(fn, x, kernel, bias, activation, reduce_axis)
+    run()
     benchmark(run)
 
 
