@@ -62,7 +62,9 @@ inline int64_t convert_f16c([[maybe_unused]] const float16* src, [[maybe_unused]
 #if defined(__AVX512F__)
   for (; i + 16 <= n; i += 16) {
     const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
-    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(half));
+    // The zero-masked forms with every lane set: the plain ones start from an
+    // undefined register, which GCC 12 reports as maybe-uninitialised.
+    _mm512_storeu_ps(dst + i, _mm512_maskz_cvtph_ps(0xFFFF, half));
   }
 #endif
 #if defined(__F16C__)
@@ -78,7 +80,7 @@ inline int64_t convert_f16c([[maybe_unused]] const float* src, [[maybe_unused]] 
   int64_t i = 0;
 #if defined(__AVX512F__)
   for (; i + 16 <= n; i += 16) {
-    const __m256i half = _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+    const __m256i half = _mm512_maskz_cvtps_ph(0xFFFF, _mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), half);
   }
 #endif
