@@ -211,7 +211,7 @@ ArrayArg host_output(const py::handle& object, const char* name) {
   return arg;
 }
 
-const std::optional<py::dict>& DeviceArrayReader::interface(const py::handle& object) {
+std::optional<py::dict> DeviceArrayReader::interface(const py::handle& object) {
   for (const auto& [seen, interface] : interfaces_) {
     if (seen == object.ptr()) return interface;
   }
@@ -228,7 +228,7 @@ std::optional<intptr_t> DeviceArrayReader::producer_stream(const py::handle& obj
     }
     return torch_stream_;
   }
-  const std::optional<py::dict>& interface = this->interface(object);
+  const std::optional<py::dict> interface = this->interface(object);
   if (interface && interface->contains("stream") && !(*interface)["stream"].is_none()) {
     return (*interface)["stream"].cast<intptr_t>();
   }
@@ -241,7 +241,7 @@ ArrayArg DeviceArrayReader::read(const py::handle& object, const char* name, int
   arg.placement = Placement::kDevice;
   arg.keep_alive = py::reinterpret_borrow<py::object>(object);
   arg.producer_stream = producer_stream(object);
-  const std::optional<py::dict>& interface = this->interface(object);
+  const std::optional<py::dict> interface = this->interface(object);
   if (interface && (names_a_float(*interface) || !py::hasattr(object, "__dlpack__"))) {
     parse_cuda_array_interface(*interface, &arg);
   } else {

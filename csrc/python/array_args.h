@@ -73,7 +73,9 @@ class DeviceArrayReader {
   ArrayArg read(const py::handle& object, const char* name, intptr_t stream);
 
  private:
-  const std::optional<py::dict>& interface(const py::handle& object);
+  // A new reference to the cached dict (a reference into interfaces_ would
+  // dangle once it grows).
+  std::optional<py::dict> interface(const py::handle& object);
 
   std::vector<std::pair<PyObject*, std::optional<py::dict>>> interfaces_;
   std::optional<intptr_t> torch_stream_;  // PyTorch's current stream, once asked
