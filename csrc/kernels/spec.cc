@@ -103,18 +103,19 @@ std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
     return "";
   }
   const int64_t begin = spec->reduce_begin, end = spec->reduce_end;
-  const std::string error = check_reduced_axes(begin, end, rank, dims_to_string(x));
+  const std::string error = check_reduced_axes(begin, end, rank, [&] { return dims_to_string(x); });
   if (!error.empty()) return error;
   spec->shape = CanonicalShape{x[0], product(x, 1, begin), product(x, begin, end),
                                product(x, end, x.size())};
   return "";
 }
 
-std::string check_reduced_axes(int64_t begin, int64_t end, int64_t rank, const std::string& x_text) {
+std::string check_reduced_axes(int64_t begin, int64_t end, int64_t rank,
+                               const std::function<std::string()>& x_text) {
   if (1 <= begin && begin < end && end <= rank) return "";
   return "the reduced axes [reduce_begin, reduce_end) = [" + std::to_string(begin) + ", " +
          std::to_string(end) + ") must satisfy 1 <= reduce_begin < reduce_end <= rank " +
-         std::to_string(rank) + " of x " + x_text;
+         std::to_string(rank) + " of x " + x_text();
 }
 
 std::string check_backward(const Dims& dy, const Dims& x, const Dims& kernel,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,10 @@ std::string parse_activation(const std::string& name, const std::vector<double>&
                              Activation* activation, ActivationParams* parsed);
 std::string check_derivative_order(int64_t order);
 // Checks the reduced run of axes [begin, end) of an x of this rank; x_text
-// names x (its shape as the caller can print it) in the message.
-std::string check_reduced_axes(int64_t begin, int64_t end, int64_t rank, const std::string& x_text);
+// names x (its shape as the caller can print it) in the message, and is
+// called only for one: every op call passes through here.
+std::string check_reduced_axes(int64_t begin, int64_t end, int64_t rank,
+                               const std::function<std::string()>& x_text);
 
 // Checks the forward operands: x (batch, d1, ..., dk) with k >= 1, kernel and
 // bias (d1, ..., dk) (bias [0] without one), sizes that fit int64, and the

@@ -52,7 +52,7 @@ absl::Status output_shape(InferenceContext* c, ShapeHandle x, ShapeHandle* y) {
   int64_t begin = 0, end = 0;
   TF_RETURN_IF_ERROR(c->GetAttr("reduce_begin", &begin));
   TF_RETURN_IF_ERROR(c->GetAttr("reduce_end", &end));
-  const std::string error = check_reduced_axes(begin, end, c->Rank(x), c->DebugString(x));
+  const std::string error = check_reduced_axes(begin, end, c->Rank(x), [&] { return c->DebugString(x); });
   if (!error.empty()) return absl::InvalidArgumentError(error);
   ShapeHandle before, after;
   TF_RETURN_IF_ERROR(c->Subshape(x, 0, begin, &before));
