@@ -59,9 +59,10 @@ __global__ void __launch_bounds__(kBlockThreads, kBackwardMinBlocks)
     const int64_t dy_last = dy_position(shape, args.reduces, n + count - 1);
     const bool dy_chunk = args.vector && dy_last == dy_first + W - 1 && dy_first % W == 0 &&
                           dy_row % W == 0;
-    // Equal ends mean one value throughout only where dy positions never
-    // fall inside a chunk: inner 1 (they rise with e), or a single element.
-    // With inner C > 1 a chunk of W = C + 1 wraps from r's last c back to c 0.
+    // Equal ends mean one dy throughout only where the dy position never
+    // falls back inside the chunk: inner 1 (it only rises with e), or a
+    // single element. With inner C > 1 it falls back from c = C - 1 to c = 0,
+    // so a chunk of W = C + 1 elements starts and ends on the same dy.
     const bool dy_shared = dy_last == dy_first && (shape.inner == 1 || count == 1);
     T sum_kernel[W] = {}, sum_bias[W] = {};
 #pragma unroll 1  // unrolled, the derivatives of two rows exceed the register budget
