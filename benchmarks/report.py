@@ -44,8 +44,7 @@ def parse(json_path):
     for bench in data["benchmarks"]:
         params, median = bench["params"], bench["stats"]["median"]
         if bench["name"].startswith("test_fused_half_types"):
-            halves[(tuple(params["size"]), params["pass_"], params["activation"], params["reduce_axis"])][
-                params["dtype"]] = median
+            halves[_pass_key(params)][params["dtype"]] = median
             continue
         if bench["name"].startswith("test_copy_floor"):
             copies[tuple(params["size"])] = median
@@ -56,9 +55,13 @@ def parse(json_path):
         if bench["name"].startswith("test_one_tf_add"):
             adds[(tuple(params["size"]), params["pass_"])] = median
             continue
-        key = (tuple(params["size"]), params["pass_"], params["activation"], params["reduce_axis"])
-        times[key][params["implementation"]] = median
+        times[_pass_key(params)][params["implementation"]] = median
     return data, copies, reads, adds, times, halves
+
+
+def _pass_key(params):
+    """(size, pass, activation, reduce_axis) of a timed pass."""
+    return tuple(params["size"]), params["pass_"], params["activation"], params["reduce_axis"]
 
 
 def floor_seconds(size, pass_, reduce_axis, copy_seconds):

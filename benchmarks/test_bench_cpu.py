@@ -51,6 +51,16 @@ def training_step(fn, x, kernel, bias, activation, reduce_axis):
     return tape.gradient(y, [x, kernel, bias])
 
 
+def time_pass(benchmark, fn, pass_, x, kernel, bias, activation, reduce_axis):
+    """Times fn's forward or training step, traced and compiled beforehand."""
+    if pass_ == "forward":
+        run = lambda: fn(x, kernel, bias, activation=activation, reduce_axis=reduce_axis)  # noqa: E731
+    else:
+        run = lambda: training_step(fn, x, kernel, bias, activation, reduce_axis)  # noqa: E731
+    run()
+    benchmark(run)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
 def test_copy_floor(benchmark, size):
     """A large copy: reads and writes x once, the streaming bandwidth."""
@@ -86,14 +96,7 @@ def test_one_tf_add(benchmark, size, pass_):
 @pytest.mark.parametrize("pass_", ["forward", "training_step"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
 def test_spatial_dense(benchmark, size, pass_, activation, reduce_axis, implementation):
-    x, kernel, bias = operands(size)
-    fn = IMPLEMENTATIONS[implementation]
-    if pass_ == "forward":
-        run = lambda: fn(x, kernel, bias, activation=activation, reduce_axis=reduce_axis)
-    else:
-        run = lambda: training_step(fn, x, kernel, bias, activation, reduce_axis)
-    run()  # trace and compile outside the timing
-    benchmark(run)
+    time_pass(benchmark, IMPLEMENTATIONS[implementation], pass_, *operands(size), activation, reduce_axis)
 
 
 # Half types at the largest size, fused only: against the float32 rows of
@@ -108,14 +111,8 @@ HALF_SIZE = SIZES[-1]
 @pytest.mark.parametrize("pass_", ["forward", "training_step"])
 @pytest.mark.parametrize("size", [HALF_SIZE], ids=lambda s: "x".join(map(str, s)))
 def test_fused_half_types(benchmark, size, pass_, activation, reduce_axis, dtype):
-    x, kernel, bias = operands(size, getattr(tf, dtype))
-    fn = spatial_ops.spatial_dense
-    if pass_ == "forward":
-        run = lambda: fn(x, kernel, bias, activation=activation, reduce_axis=reduce_axis)
-    else:
-        run = lambda: training_step(fn, x, kernel, bias, activation, reduce_axis)
-    run()
-    benchmark(run)
+    time_pass(benchmark, spatial_ops.spatial_dense, pass_, *operands(size, getattr(tf, dtype)), activation,
+              reduce_axis)
 
 
 def test_peak_memory_script_runs():
