@@ -73,22 +73,29 @@ inline float square_rounding_error(float a, float a2) {
 #endif
 }
 
-// Cephes expf: exp(x) = 2^n exp(r), |r| <= ln2 / 2, with 2^n applied in two
-// halves so results down to the subnormal range are right. The clamps map
-// NaN to a bound (so it never reaches the integer conversion); the upper one
-// lies beyond float's range, so large x overflows to Inf in the scaling.
-inline float exp(float x) {
+// exp(x + low) = 2^n exp(r), |r| <= ln2 / 2, for x in [-104, 100] and
+// |low| << 1 (the low part of an argument known more precisely than one
+// float; -0, the default, is folded away): Cephes expf's reduction and
+// polynomial. n = rint(x / ln2): adding
+// 1.5 * 2^23 rounds to an integer, kept in the low bits of `shifted`.
+struct ExpSplit { float exp_r; int32_t n; };
+inline ExpSplit exp_split(float x, float low = -0.0f) {
   constexpr float kP[] = {5.0000001201e-1f, 1.6666665459e-1f, 4.1665795894e-2f,
                           8.3334519073e-3f, 1.3981999507e-3f, 1.9875691500e-4f};
-  const float clamped = at_least(at_most(x, 100.0f), -104.0f);
-  // n = rint(x / ln2): adding 1.5 * 2^23 rounds to an integer, kept in the low bits.
-  const float shifted = madd(clamped, 1.44269504088896341f, 12582912.0f);
+  const float shifted = madd(x, 1.44269504088896341f, 12582912.0f);
   const float n = shifted - 12582912.0f;
-  const float r = madd(n, 2.12194440e-4f, madd(n, -0.693359375f, clamped));
-  const float exp_r = madd(polynomial(r, kP), r * r, r) + 1.0f;
-  const int32_t ni = to_bits(shifted) - to_bits(12582912.0f);
-  const int32_t half = ni >> 1;
-  const float result = exp_r * from_bits((half + 127) << 23) * from_bits((ni - half + 127) << 23);
+  const float r = madd(n, 2.12194440e-4f, madd(n, -0.693359375f, x)) + low;
+  return {madd(polynomial(r, kP), r * r, r) + 1.0f, to_bits(shifted) - to_bits(12582912.0f)};
+}
+
+// exp(x), with 2^n applied in two halves so that results down to the
+// subnormal range are right. The clamps map NaN to a bound (so it never
+// reaches the integer conversion); the upper one lies beyond float's range,
+// so large x overflows to Inf in the scaling.
+inline float exp(float x) {
+  const ExpSplit split = exp_split(at_least(at_most(x, 100.0f), -104.0f));
+  const int32_t half = split.n >> 1;
+  const float result = split.exp_r * from_bits((half + 127) << 23) * from_bits((split.n - half + 127) << 23);
   return select(x != x, x, result);
 }
 
@@ -122,25 +129,32 @@ inline float tanh(float x) {
 }
 
 // erfc(x) and exp(-x^2), the Gaussian it decays with (gelu's derivative
-// needs both). For a = |x|: erfc(a) = t Q(t) exp(-a^2), t = 1 / (1 + a / 2),
-// Q a degree-10 polynomial fitted to exp(a^2) erfc(a) / t over a <= 11
-// (relative error 4e-8 with these float32 coefficients; erfc and exp(-a^2)
-// are below float's range beyond). exp(-a^2) runs beside the division and
-// the polynomial, not after them, and the rounding error of a * a is put
-// back: a^2 is large in the tail, where its error would dominate.
+// needs both). For a = |x|: erfc(a) = exp(-a^2) P(a) / Q(a), P and Q of
+// degrees 4 and 5 with positive coefficients (nothing cancels), fitted to
+// exp(a^2) erfc(a) over a <= 10.1 (relative error 3e-8 with these float32
+// coefficients). Each is 1 + a (...), so that it rounds once near 1, where
+// float's relative spacing is coarsest. Beyond a = 10.2 erfc is below
+// float's subnormals, so a is clamped there (NaN stays NaN through every
+// step). exp(-a^2) needs none of exp()'s clamps: its argument lies in
+// [-104.04, 0], so n in [-150, 0] and 2^n is the normal 2^(n + 64) times
+// 2^-64, which rounds once into the subnormal range. The rounding error of
+// a * a joins the reduced argument: a^2 is large in the tail, where its
+// error would dominate. About half the cost of the usual form of the same
+// accuracy, t Q(t) exp(-a^2) with t = 1 / (1 + a / 2) and Q of degree 10.
 struct ErfcAndGaussian { float erfc, gaussian; };
 inline ErfcAndGaussian erfc_and_gaussian(float x) {
-  constexpr float kQ[] = {0.28209012746810913f, 0.2822147607803345f, 0.24556049704551697f,
-                          0.18340624868869781f, 0.06277906149625778f, 0.01661108434200287f,
-                          0.007957843132317066f, -0.32114797830581665f, 0.40258193016052246f,
-                          -0.1992020159959793f, 0.037148457020521164f};
-  const float a = at_most(__builtin_fabsf(x), 11.0f);  // NaN: 11, restored below
-  const float t = 1.0f / madd(0.5f, a, 1.0f);
+  constexpr float kP[] = {1.2384127378463745f, 0.7316057682037354f, 0.2292192280292511f,
+                          0.0327964685857296f};
+  constexpr float kQ[] = {2.3667924404144287f, 2.402235746383667f, 1.325371503829956f,
+                          0.4063068926334381f, 0.05812952667474747f};
+  const float abs_x = __builtin_fabsf(x);
+  const float a = abs_x > 10.2f ? 10.2f : abs_x;  // NaN: false, stays NaN
   const float a2 = a * a;
-  const float e = exp(-a2);
-  const float gaussian = madd(e, -square_rounding_error(a, a2), e);  // to first order
-  const float r = t * polynomial(t, kQ) * gaussian;
-  return {select(x != x, x, select(x < 0.0f, 2.0f - r, r)), select(x != x, x, gaussian)};
+  const ExpSplit split = exp_split(-a2, -square_rounding_error(a, a2));
+  const float gaussian = split.exp_r * from_bits((split.n + 64 + 127) << 23) * 5.421010862427522e-20f;  // 2^-64
+  const float ratio = madd(a, polynomial(a, kP), 1.0f) / madd(a, polynomial(a, kQ), 1.0f);
+  const float erfc = gaussian * ratio;
+  return {select(x < 0.0f, 2.0f - erfc, erfc), gaussian};
 }
 
 inline float erfc(float x) { return erfc_and_gaussian(x).erfc; }
