@@ -23,20 +23,19 @@ int64_t batch_blocks(int64_t batch, int64_t n_total, int64_t spatial_blocks) {
   return std::max<int64_t>(1, std::min({wanted, affordable, batch}));
 }
 
-// A span of elements of one batch row that read dy alike: dy[i] along the
-// span, or one dy[0] for all of it (a reduced axis), all in the compute
-// type. dz = dy / divisor * act'(z); dx = dz * kernel; dkernel and dbias
-// accumulate. Restrict-qualified pointers and no branches let the compiler
-// vectorise it.
+// A span of elements of one batch row that read their incoming gradient g
+// alike: g[i] along the span, or one g[0] for all of it (a reduced axis), all
+// in the compute type (a mean's division by R already done). dz = g * act'(z);
+// dx = dz * kernel; dkernel and dbias accumulate. Restrict-qualified
+// pointers and no branches let the compiler vectorise it.
 template <class Act, bool kScalarDy, class T>
-void backward_span(int64_t length, const T* __restrict__ dy, T divisor, const T* __restrict__ x,
+void backward_span(int64_t length, const T* __restrict__ g, const T* __restrict__ x,
                    const T* __restrict__ kernel, const T* __restrict__ bias, T* __restrict__ dx,
                    T* __restrict__ acc_kernel, T* __restrict__ acc_bias,
                    const Params<T> params) {  // by value: no aliasing
   for (int64_t i = 0; i < length; ++i) {
-    const T g = dy[kScalarDy ? 0 : i] / divisor;
     const T xv = x[i], wv = kernel[i];
-    const T dz = g * Act::derivative(math::affine(xv, wv, bias[i]), params);
+    const T dz = g[kScalarDy ? 0 : i] * Act::derivative(math::affine(xv, wv, bias[i]), params);
     dx[i] = dz * wv;
     acc_kernel[i] += dz * xv;
     acc_bias[i] += dz;
@@ -53,19 +52,20 @@ struct Backward {
 
   // A chunk [n0, n1) of batch row b: xs[0, n1 - n0) holds x there in the
   // compute type, and without a reduction dys dy; dx_out receives dx. With
-  // a reduction, dy[b, a, c] (divided by R for a mean) is the incoming
-  // gradient of every r: walk the range in spans that share a row of dy so
-  // no loop holds a division by C.
+  // a reduction, dy[b, a, c] (divided by R for a mean, once per span, as
+  // TensorFlow's mean gradient divides dy before spreading it) is the
+  // incoming gradient of every r: walk the range in spans that share a row
+  // of dy so no loop holds a division by C.
   void row(int64_t b, int64_t n0, int64_t n1, const T* xs, const T* dys, T* dx_out, T* acc_kernel,
            T* acc_bias) const {
     const auto& shape = spec.shape;
-    const auto span = [&](auto scalar_dy, int64_t n, int64_t length, const T* dy_span, T divisor) {
-      backward_span<Act, decltype(scalar_dy)::value>(length, dy_span, divisor, xs + (n - n0), kernel + n,
+    const auto span = [&](auto scalar_dy, int64_t n, int64_t length, const T* g_span) {
+      backward_span<Act, decltype(scalar_dy)::value>(length, g_span, xs + (n - n0), kernel + n,
                                                      bias + n, dx_out + (n - n0), acc_kernel + n,
                                                      acc_bias + n, params);
     };
     if (!spec.reduces()) {
-      span(std::false_type{}, n0, n1 - n0, dys, T(1));
+      span(std::false_type{}, n0, n1 - n0, dys);
       return;
     }
     const T divisor = spec.reduction == Reduction::kMean ? T(shape.reduced) : T(1);
@@ -76,16 +76,20 @@ struct Backward {
     for (int64_t n = n0; n < n1;) {
       if (shape.inner == 1) {  // one dy value for a span along r
         const int64_t length = std::min(shape.reduced - r, n1 - n);
-        const T dy_value = load(dy_row[a]);
-        span(std::true_type{}, n, length, &dy_value, divisor);
+        const T g = load(dy_row[a]) / divisor;
+        span(std::true_type{}, n, length, &g);
         n += length;
         r = 0;
         ++a;
       } else {  // dy values contiguous along c
         const int64_t length = std::min(shape.inner - c, n1 - n);
-        alignas(64) T dy_chunk[kStreamChunk];
-        const T* dy_span = load_chunk(dy_row + a * shape.inner + c, length, dy_chunk);
-        span(std::false_type{}, n, length, dy_span, divisor);
+        alignas(64) T g_chunk[kStreamChunk];
+        const T* g = load_chunk(dy_row + a * shape.inner + c, length, g_chunk);
+        if (divisor != T(1)) {
+          for (int64_t i = 0; i < length; ++i) g_chunk[i] = g[i] / divisor;
+          g = g_chunk;
+        }
+        span(std::false_type{}, n, length, g);
         n += length;
         c = 0;
         if (++r == shape.reduced) { r = 0; ++a; }
