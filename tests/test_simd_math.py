@@ -12,7 +12,9 @@ from spatial_ops import _core
 
 REFERENCE = {
     "exp": np.exp,
+    "exp_nonpositive": lambda x: np.exp(np.minimum(x, 0)),
     "expm1": np.expm1,
+    "expm1_nonpositive": lambda x: np.expm1(np.minimum(x, 0)),
     "log1p_unit": np.log1p,
     "tanh": np.tanh,
     "erfc": np.vectorize(math.erfc),
@@ -20,7 +22,9 @@ REFERENCE = {
 # (range of x, largest error in float32 ulps of the float64 result)
 DOMAINS = {
     "exp": ((-103.0, 88.7), 3),
+    "exp_nonpositive": ((-103.0, 5.0), 2),  # x > 0: exp(0)
     "expm1": ((-20.0, 88.7), 3),
+    "expm1_nonpositive": ((-90.0, 5.0), 2),
     "log1p_unit": ((0.0, 1.0), 2),  # the kernels' only use: log1p(exp(-|z|))
     "tanh": ((-12.0, 12.0), 2),
     "erfc": ((-10.0, 9.1), 7),  # beyond 9.1 erfc is subnormal
@@ -80,6 +84,14 @@ def test_overflow_and_underflow(isa):
                                rtol=0, atol=1e-9)
     np.testing.assert_array_equal(_core.float_math("tanh", np.array([9.5, -50.0], np.float32), isa=isa),
                                   [1.0, -1.0])
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("name", ["expm1", "expm1_nonpositive", "tanh"])
+def test_odd_functions_keep_the_sign_of_zero(name, isa):
+    """f(-0) = -0, as libm gives: elu and selu pass it on, as TensorFlow's do."""
+    got = _core.float_math(name, np.array([-0.0, 0.0], np.float32), isa=isa)
+    np.testing.assert_array_equal(np.signbit(got), [True, False])
 
 
 def test_an_unknown_build_is_refused():

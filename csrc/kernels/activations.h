@@ -24,11 +24,12 @@ template <class T> struct Params {
 
 namespace act {
 
-using math::abs; using math::exp; using math::expm1; using math::log1p_unit;
+using math::abs; using math::exp; using math::exp_nonpositive; using math::expm1;
+using math::expm1_nonpositive; using math::log1p_unit;
 using math::max; using math::min; using math::sqrt; using math::tanh;
 
 // exp(-|z|), the building block of the stable sigmoid and softplus forms.
-template <class T> SO_HD T exp_neg_abs(T z) { return exp(-abs(z)); }
+template <class T> SO_HD T exp_neg_abs(T z) { return exp_nonpositive(-abs(z)); }
 
 template <class T> SO_HD T stable_sigmoid(T z) {
   const T e = exp_neg_abs(z);
@@ -143,13 +144,15 @@ struct LeakyRelu : PiecewiseLinear {  // a: negative_slope
 };
 
 struct Elu {  // a: alpha
-  template <class T> SO_HD static T value(T z, const Params<T>& p) { return z > T(0) ? z : p.a * expm1(z); }
+  template <class T> SO_HD static T value(T z, const Params<T>& p) {
+    return z > T(0) ? z : p.a * expm1_nonpositive(z);
+  }
   // NaN gives a, as TensorFlow's EluGrad (its y < 0 test fails, dy passes).
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
-    return z > T(0) ? T(1) : p.a * exp(z < T(0) ? z : T(0));
+    return z > T(0) ? T(1) : p.a * exp_nonpositive(z < T(0) ? z : T(0));
   }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>& p) {
-    return z < T(0) ? p.a * exp(z) : T(0);
+    return z < T(0) ? p.a * exp_nonpositive(z) : T(0);
   }
 };
 
@@ -173,13 +176,13 @@ struct Selu {
     return T(1.0507009873554804934193349852946 * 1.6732632423543772848170429916717);
   }
   template <class T> SO_HD static T value(T z, const Params<T>&) {
-    return z < T(0) ? scale_alpha<T>() * expm1(z) : scale<T>() * z;
+    return z < T(0) ? scale_alpha<T>() * expm1_nonpositive(z) : scale<T>() * z;
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    return z < T(0) ? scale_alpha<T>() * exp(z) : scale<T>();
+    return z < T(0) ? scale_alpha<T>() * exp_nonpositive(z) : scale<T>();
   }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
-    return z < T(0) ? scale_alpha<T>() * exp(z) : T(0);
+    return z < T(0) ? scale_alpha<T>() * exp_nonpositive(z) : T(0);
   }
 };
 
@@ -201,7 +204,7 @@ struct Gelu {
   // (c / sqrt(pi)) e^-(zc)^2 (2 - 2 c^2 z^2)
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
     const T zc = z * c<T>();
-    return c<T>() * T(0.5641895835477563) * exp(-zc * zc) * (T(2) - T(2) * zc * zc);
+    return c<T>() * T(0.5641895835477563) * exp_nonpositive(-zc * zc) * (T(2) - T(2) * zc * zc);
   }
 };
 
@@ -216,7 +219,7 @@ struct GeluTanh {
   // sigmoid(2u), sech^2(u) and tanh(u), accurate in both tails.
   template <class T> struct Terms { T sigmoid, sech2, tanh; };
   template <class T> SO_HD static Terms<T> terms(T u) {
-    const T e = exp(T(-2) * abs(u));
+    const T e = exp_nonpositive(T(-2) * abs(u));
     const T s = u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
     return {s, T(4) * e / ((T(1) + e) * (T(1) + e)), T(2) * s - T(1)};
   }

@@ -33,7 +33,7 @@ std::vector<std::string> supported_cpu_isas();
 
 // y[i] = f(x[i]) for a function of simd_math.h as the named build computes it.
 // Throws std::invalid_argument for a build this CPU cannot run.
-enum class FloatFunction { kExp, kExpm1, kLog1pUnit, kTanh, kErfc };
+enum class FloatFunction { kExp, kExpNonpositive, kExpm1, kExpm1Nonpositive, kLog1pUnit, kTanh, kErfc };
 void float_math_cpu(const std::string& isa, FloatFunction function, const float* x, float* y, int64_t n);
 
 // y: spec.output_dims(). bias is ignored when !spec.has_bias.

@@ -13,7 +13,9 @@ void SO_ISA_ENTRY(float_math_cpu)(FloatFunction function, const float* x, float*
   };
   switch (function) {
     case FloatFunction::kExp: return apply(simd_math::exp);
+    case FloatFunction::kExpNonpositive: return apply(simd_math::exp_nonpositive);
     case FloatFunction::kExpm1: return apply(simd_math::expm1);
+    case FloatFunction::kExpm1Nonpositive: return apply(simd_math::expm1_nonpositive);
     case FloatFunction::kLog1pUnit: return apply(simd_math::log1p_unit);
     case FloatFunction::kTanh: return apply(simd_math::tanh);
     case FloatFunction::kErfc: return apply(simd_math::erfc);

@@ -35,6 +35,26 @@ SO_UNARY(abs, fabsf, ::fabsf, fabs)
 #undef SO_UNARY
 #undef SO_FLOAT_FN
 
+// exp(min(v, 0)) and expm1(min(v, 0)), NaN kept: the host's float path has
+// cheaper forms for this half of the range (simd_math.h).
+template <class T> SO_HD T at_most_zero(T v) { return v > T(0) ? T(0) : v; }
+SO_HD float exp_nonpositive(float v) {
+#if defined(__CUDA_ARCH__)
+  return ::expf(at_most_zero(v));
+#else
+  return simd_math::exp_nonpositive(v);
+#endif
+}
+SO_HD double exp_nonpositive(double v) { return ::exp(at_most_zero(v)); }
+SO_HD float expm1_nonpositive(float v) {
+#if defined(__CUDA_ARCH__)
+  return ::expm1f(at_most_zero(v));
+#else
+  return simd_math::expm1_nonpositive(v);
+#endif
+}
+SO_HD double expm1_nonpositive(double v) { return ::expm1(at_most_zero(v)); }
+
 // erfc(v) and exp(-v^2) together: on the host's float path the second is a
 // step of the first (simd_math.h), which gelu's derivative uses.
 template <class T> struct ErfcAndGaussian { T erfc, gaussian; };

@@ -1,5 +1,6 @@
-// float exp, expm1, log1p (on [0, 1]), tanh and erfc for the CPU, written without branches
-// or libm calls so that the compiler vectorises the loops that call them.
+// float exp and expm1 (each also in a cheaper form for x <= 0), log1p (on
+// [0, 1]), tanh and erfc for the CPU, written without branches or libm calls
+// so that the compiler vectorises the loops that call them.
 // Each is accurate to a few float32 ulps (tests/test_simd_math.py measures
 // them against float64 NumPy over their whole range, in each CPU build);
 // edge cases (Inf, NaN, overflow, underflow) behave as libm's.
@@ -79,16 +80,24 @@ inline float square_rounding_error(float a, float a2) {
 // exp(x + low) = 2^n exp(r), |r| <= ln2 / 2, for x in [-104, 100] and
 // |low| << 1 (the low part of an argument known more precisely than one
 // float; -0, the default, is folded away): Cephes expf's reduction and
-// polynomial. n = rint(x / ln2): adding
-// 1.5 * 2^23 rounds to an integer, kept in the low bits of `shifted`.
-struct ExpSplit { float exp_r; int32_t n; };
+// polynomial, with exp(r) - 1 kept apart from the 1 for expm1. n = rint(x /
+// ln2): adding 1.5 * 2^23 rounds to an integer, kept in the low bits of
+// `shifted`.
+struct ExpSplit {
+  float expm1_r;
+  int32_t n;
+  float exp_r() const { return expm1_r + 1.0f; }
+  // exp_r 2^n where n lies in [-150, 0]: 2^(n + 64) is a normal float, and
+  // the product rounds once into the subnormal range at the factor 2^-64.
+  float value_at_most_one() const { return exp_r() * two_to(n + 64) * 5.421010862427522e-20f; }
+};
 inline ExpSplit exp_split(float x, float low = -0.0f) {
   constexpr float kP[] = {5.0000001201e-1f, 1.6666665459e-1f, 4.1665795894e-2f,
                           8.3334519073e-3f, 1.3981999507e-3f, 1.9875691500e-4f};
   const float shifted = madd(x, 1.44269504088896341f, 12582912.0f);
   const float n = shifted - 12582912.0f;
   const float r = madd(n, 2.12194440e-4f, madd(n, -0.693359375f, x)) + low;
-  return {madd(polynomial(r, kP), r * r, r) + 1.0f, to_bits(shifted) - to_bits(12582912.0f)};
+  return {madd(polynomial(r, kP), r * r, r), to_bits(shifted) - to_bits(12582912.0f)};
 }
 
 // exp(x), with 2^n applied in two halves so that results down to the
@@ -98,16 +107,41 @@ inline ExpSplit exp_split(float x, float low = -0.0f) {
 inline float exp(float x) {
   const ExpSplit split = exp_split(at_least(at_most(x, 100.0f), -104.0f));
   const int32_t half = split.n >> 1;
-  const float result = split.exp_r * two_to(half) * two_to(split.n - half);
+  const float result = split.exp_r() * two_to(half) * two_to(split.n - half);
   return select(x != x, x, result);
 }
 
-// Taylor series near 0 (no cancellation), exp(x) - 1 elsewhere.
+// Taylor series near 0 (no cancellation; x's sign restores -0, which the
+// sum would make +0), exp(x) - 1 elsewhere.
 inline float expm1(float x) {
   constexpr float kTaylor[] = {0.5f, 1.66666667e-1f, 4.16666667e-2f, 8.33333333e-3f,
                                1.38888889e-3f, 1.98412698e-4f, 2.48015873e-5f};
-  const float small = madd(polynomial(x, kTaylor), x * x, x);
+  const float small = __builtin_copysignf(madd(polynomial(x, kTaylor), x * x, x), x);
   return select(__builtin_fabsf(x) < 0.5f, small, exp(x) - 1.0f);
+}
+
+// x clamped to [low, 0], NaN kept (each comparison is false for it).
+inline float clamp_nonpositive(float x, float low) {
+  const float below_zero = x > 0.0f ? 0.0f : x;
+  return below_zero < low ? low : below_zero;
+}
+
+// exp(min(x, 0)): what every exp of the activations but `exponential` takes
+// (exp(-|z|), and exp(z) where z < 0 selects it). Below -104 exp is 0 in
+// float, so exp_split's n lies in [-150, 0]: one scaling, and no NaN select.
+// About two thirds of exp()'s cost.
+inline float exp_nonpositive(float x) { return exp_split(clamp_nonpositive(x, -104.0f)).value_at_most_one(); }
+
+// expm1(min(x, 0)), for elu and selu: 2^n (exp(r) - 1) + (2^n - 1) in one
+// rounding, exact for n = 0 (|x| < ln2 / 2, no cancellation) and cancelling
+// by less than a bit for n = -1. Below -87 expm1 is -1 in float, so 2^n
+// stays normal. The sign of the clamped x restores -0 (the sum gives +0).
+// Half of expm1()'s cost.
+inline float expm1_nonpositive(float x) {
+  const float clamped = clamp_nonpositive(x, -87.0f);
+  const ExpSplit split = exp_split(clamped);
+  const float scale = two_to(split.n);
+  return __builtin_copysignf(madd(scale, split.expm1_r, scale - 1.0f), clamped);
 }
 
 // log(1 + y) for y in [0, 1], the range softplus needs (log(1 + exp(-|z|))):
@@ -135,7 +169,7 @@ inline float tanh(float x) {
   const float s = a * a;
   const float small = madd(a * s, polynomial(s, kP), a);
   const ExpSplit split = exp_split(2.0f * (a > 9.1f ? 9.1f : a));
-  const float large = 1.0f - 2.0f / madd(split.exp_r, two_to(split.n), 1.0f);
+  const float large = 1.0f - 2.0f / madd(split.exp_r(), two_to(split.n), 1.0f);
   return __builtin_copysignf(select(a < 0.625f, small, large), x);
 }
 
@@ -147,8 +181,7 @@ inline float tanh(float x) {
 // float's relative spacing is coarsest. Beyond a = 10.2 erfc is below
 // float's subnormals, so a is clamped there (NaN stays NaN through every
 // step). exp(-a^2) needs none of exp()'s clamps: its argument lies in
-// [-104.04, 0], so n in [-150, 0] and 2^n is the normal 2^(n + 64) times
-// 2^-64, which rounds once into the subnormal range. The rounding error of
+// [-104.04, 0], where exp_split's n lies in [-150, 0]. The rounding error of
 // a * a joins the reduced argument: a^2 is large in the tail, where its
 // error would dominate. About half the cost of the usual form of the same
 // accuracy, t Q(t) exp(-a^2) with t = 1 / (1 + a / 2) and Q of degree 10.
@@ -162,7 +195,7 @@ inline ErfcAndGaussian erfc_and_gaussian(float x) {
   const float a = abs_x > 10.2f ? 10.2f : abs_x;  // NaN: false, stays NaN
   const float a2 = a * a;
   const ExpSplit split = exp_split(-a2, -square_rounding_error(a, a2));
-  const float gaussian = split.exp_r * two_to(split.n + 64) * 5.421010862427522e-20f;  // 2^-64
+  const float gaussian = split.value_at_most_one();
   const float ratio = madd(a, polynomial(a, kP), 1.0f) / madd(a, polynomial(a, kQ), 1.0f);
   const float erfc = gaussian * ratio;
   return {select(x < 0.0f, 2.0f - erfc, erfc), gaussian};

@@ -361,7 +361,8 @@ py::tuple backward(const py::object& dy, const py::object& x, const py::object& 
 py::array_t<float> float_math(const std::string& name, py::array_t<float, py::array::c_style> x,
                               const std::optional<std::string>& isa) {
   static const std::map<std::string, FloatFunction> functions{
-      {"exp", FloatFunction::kExp}, {"expm1", FloatFunction::kExpm1},
+      {"exp", FloatFunction::kExp}, {"exp_nonpositive", FloatFunction::kExpNonpositive},
+      {"expm1", FloatFunction::kExpm1}, {"expm1_nonpositive", FloatFunction::kExpm1Nonpositive},
       {"log1p_unit", FloatFunction::kLog1pUnit}, {"tanh", FloatFunction::kTanh},
       {"erfc", FloatFunction::kErfc}};
   const auto function = functions.find(name);
