@@ -177,17 +177,28 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weigh
     end_streaming();
   });
 
-  // Combine the batch blocks in order; an empty batch gives zeros.
+  // Combine the batch blocks in order, each sum 0 + block 0 + block 1 + ...;
+  // an empty batch gives zeros. A chunk of n at a time, the blocks in the
+  // outer loop: the adds run along n, in vectors (summing down the blocks one
+  // n at a time was a serial chain of scalar adds, a third of the backward's
+  // time for a batch of 64).
   parallel_for(spatial_blocks, kSpatialBlock * row_blocks, [&](int64_t begin, int64_t end) {
-    const int64_t n1 = std::min(n_total, end * kSpatialBlock);
-    for (int64_t n = begin * kSpatialBlock; n < n1; ++n) {
-      T sum_kernel = 0, sum_bias = 0;
+    const int64_t n_end = std::min(n_total, end * kSpatialBlock);
+    for (int64_t n0 = begin * kSpatialBlock; n0 < n_end; n0 += kStreamChunk) {
+      const int64_t length = std::min(kStreamChunk, n_end - n0);
+      alignas(64) T sum_kernel[kStreamChunk] = {}, sum_bias[kStreamChunk] = {};
       for (int64_t j = 0; j < row_blocks; ++j) {
-        sum_kernel += partial_kernel[j * n_total + n];
-        sum_bias += partial_bias[j * n_total + n];
+        const T* __restrict__ block_kernel = partial_kernel + j * n_total + n0;
+        const T* __restrict__ block_bias = partial_bias + j * n_total + n0;
+        for (int64_t i = 0; i < length; ++i) {
+          sum_kernel[i] += block_kernel[i];
+          sum_bias[i] += block_bias[i];
+        }
       }
-      dkernel[n] = store<S>(sum_kernel);
-      if (spec.has_bias) dbias[n] = store<S>(sum_bias);
+      for (int64_t i = 0; i < length; ++i) dkernel[n0 + i] = store<S>(sum_kernel[i]);
+      if (spec.has_bias) {
+        for (int64_t i = 0; i < length; ++i) dbias[n0 + i] = store<S>(sum_bias[i]);
+      }
     }
   });
 }
