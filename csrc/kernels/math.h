@@ -32,28 +32,26 @@ SO_UNARY(tanh, tanhf, simd_math::tanh, tanh)
 SO_UNARY(erfc, erfcf, simd_math::erfc, erfc)
 SO_UNARY(sqrt, sqrtf, ::sqrtf, sqrt)
 SO_UNARY(abs, fabsf, ::fabsf, fabs)
+
 #undef SO_UNARY
 #undef SO_FLOAT_FN
 
 // exp(min(v, 0)) and expm1(min(v, 0)), NaN kept: the host's float path has
 // cheaper forms for this half of the range (simd_math.h).
 template <class T> SO_HD T at_most_zero(T v) { return v > T(0) ? T(0) : v; }
-SO_HD float exp_nonpositive(float v) {
 #if defined(__CUDA_ARCH__)
-  return ::expf(at_most_zero(v));
+#define SO_FLOAT_NONPOSITIVE(float_fn, fast_fn, v) ::float_fn(at_most_zero(v))
 #else
-  return simd_math::exp_nonpositive(v);
+#define SO_FLOAT_NONPOSITIVE(float_fn, fast_fn, v) fast_fn(v)
 #endif
-}
-SO_HD double exp_nonpositive(double v) { return ::exp(at_most_zero(v)); }
-SO_HD float expm1_nonpositive(float v) {
-#if defined(__CUDA_ARCH__)
-  return ::expm1f(at_most_zero(v));
-#else
-  return simd_math::expm1_nonpositive(v);
-#endif
-}
-SO_HD double expm1_nonpositive(double v) { return ::expm1(at_most_zero(v)); }
+#define SO_UNARY_NONPOSITIVE(name, float_fn, fast_fn, double_fn)                 \
+  SO_HD float name(float v) { return SO_FLOAT_NONPOSITIVE(float_fn, fast_fn, v); }  \
+  SO_HD double name(double v) { return ::double_fn(at_most_zero(v)); }
+
+SO_UNARY_NONPOSITIVE(exp_nonpositive, expf, simd_math::exp_nonpositive, exp)
+SO_UNARY_NONPOSITIVE(expm1_nonpositive, expm1f, simd_math::expm1_nonpositive, expm1)
+#undef SO_UNARY_NONPOSITIVE
+#undef SO_FLOAT_NONPOSITIVE
 
 // erfc(v) and exp(-v^2) together: on the host's float path the second is a
 // step of the first (simd_math.h), which gelu's derivative uses.
