@@ -32,7 +32,6 @@ SO_UNARY(tanh, tanhf, simd_math::tanh, tanh)
 SO_UNARY(erfc, erfcf, simd_math::erfc, erfc)
 SO_UNARY(sqrt, sqrtf, ::sqrtf, sqrt)
 SO_UNARY(abs, fabsf, ::fabsf, fabs)
-
 #undef SO_UNARY
 #undef SO_FLOAT_FN
 

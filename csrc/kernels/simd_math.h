@@ -28,6 +28,8 @@ inline float select(bool c, float a, float b) { return c ? a : b; }
 // vminps / vmaxps each.
 inline float at_most(float x, float bound) { return x < bound ? x : bound; }
 inline float at_least(float x, float bound) { return x > bound ? x : bound; }
+// min(x, bound) that keeps NaN x (the comparison is false for it).
+inline float at_most_keeping_nan(float x, float bound) { return x > bound ? bound : x; }
 // 2^n for n in [-126, 127]. Shifted unsigned, so that the garbage n of a
 // NaN argument (its result is NaN anyway) is never a signed overflow.
 inline float two_to(int32_t n) { return from_bits(static_cast<int32_t>(static_cast<uint32_t>(n + 127) << 23)); }
@@ -122,7 +124,7 @@ inline float expm1(float x) {
 
 // x clamped to [low, 0], NaN kept (each comparison is false for it).
 inline float clamp_nonpositive(float x, float low) {
-  const float below_zero = x > 0.0f ? 0.0f : x;
+  const float below_zero = at_most_keeping_nan(x, 0.0f);
   return below_zero < low ? low : below_zero;
 }
 
@@ -168,7 +170,7 @@ inline float tanh(float x) {
   const float a = __builtin_fabsf(x);
   const float s = a * a;
   const float small = madd(a * s, polynomial(s, kP), a);
-  const ExpSplit split = exp_split(2.0f * (a > 9.1f ? 9.1f : a));
+  const ExpSplit split = exp_split(2.0f * at_most_keeping_nan(a, 9.1f));
   const float large = 1.0f - 2.0f / madd(split.exp_r(), two_to(split.n), 1.0f);
   return __builtin_copysignf(select(a < 0.625f, small, large), x);
 }
@@ -191,8 +193,7 @@ inline ErfcAndGaussian erfc_and_gaussian(float x) {
                           0.0327964685857296f};
   constexpr float kQ[] = {2.3667924404144287f, 2.402235746383667f, 1.325371503829956f,
                           0.4063068926334381f, 0.05812952667474747f};
-  const float abs_x = __builtin_fabsf(x);
-  const float a = abs_x > 10.2f ? 10.2f : abs_x;  // NaN: false, stays NaN
+  const float a = at_most_keeping_nan(__builtin_fabsf(x), 10.2f);
   const float a2 = a * a;
   const ExpSplit split = exp_split(-a2, -square_rounding_error(a, a2));
   const float gaussian = split.value_at_most_one();
