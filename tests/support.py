@@ -74,12 +74,14 @@ ACTIVATIONS = (
     Case("mish", "mish"),
     Case("exponential", "exponential"),
     Case("threshold", Activation("threshold", threshold=0.2, default_value=-1.5), (0.2,)),
-    # The other parameter patterns of relu, each its own kernel form (last, so
-    # that the slices some tests take of this table keep their rows).
+    # The other parameter patterns of relu and celu (a negative alpha makes
+    # celu's exponent positive), each its own kernel form (last, so that the
+    # slices some tests take of this table keep their rows).
     Case("relu_threshold", Activation("relu", threshold=0.5), (0.5,)),
     Case("relu_max_threshold", Activation("relu", max_value=4.0, threshold=0.5), (0.5, 4.0)),
     Case("relu_slope_threshold", Activation("relu", negative_slope=0.1, threshold=-0.5), (-0.5, 0.0)),
     Case("relu_slope_max", Activation("relu", negative_slope=0.2, max_value=5.0), (0.0, 5.0)),
+    Case("celu_negative_alpha", Activation("celu", alpha=-0.8), (0.0,)),
 )
 ACTIVATION_IDS = [case.id for case in ACTIVATIONS]
 

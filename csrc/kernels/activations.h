@@ -158,17 +158,32 @@ struct Elu {  // a: alpha
 
 // max(z, 0) + a * expm1(min(z, 0) / a); at z == 0 both branches pass their
 // gradient in TensorFlow (Maximum and Minimum both select x on ties): 2.
-struct Celu {  // a: alpha
+// The exponent min(z, 0) / a is never positive for a > 0, the usual alpha,
+// which the cheaper nonpositive exponentials then serve; any other alpha
+// (negative, zero, NaN) takes the general ones. dispatch_row picks once per call.
+template <bool kPositiveAlpha>
+struct CeluForm {  // a: alpha
+  template <class T> SO_HD static T exp_of(T u) {
+    if constexpr (kPositiveAlpha) return exp_nonpositive(u);
+    return exp(u);
+  }
+  template <class T> SO_HD static T expm1_of(T u) {
+    if constexpr (kPositiveAlpha) return expm1_nonpositive(u);
+    return expm1(u);
+  }
   template <class T> SO_HD static T value(T z, const Params<T>& p) {
-    return max(z, T(0)) + p.a * expm1(min(z, T(0)) / p.a);
+    return max(z, T(0)) + p.a * expm1_of(min(z, T(0)) / p.a);
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
-    return (z >= T(0) ? T(1) : T(0)) + (z <= T(0) ? exp(min(z, T(0)) / p.a) : T(0));
+    return (z >= T(0) ? T(1) : T(0)) + (z <= T(0) ? exp_of(min(z, T(0)) / p.a) : T(0));
   }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>& p) {
-    return z <= T(0) ? exp(z / p.a) / p.a : T(0);
+    return z <= T(0) ? exp_of(z / p.a) / p.a : T(0);
   }
 };
+
+// celu's row in the table; dispatch_row picks the form.
+struct Celu {};
 
 struct Selu {
   template <class T> SO_HD static T scale() { return T(1.0507009873554804934193349852946); }
@@ -454,6 +469,12 @@ decltype(auto) dispatch_row(act::ReluGeneral, const ActivationParams& params, in
   return act::dispatch_relu_general(Params<T>(params), [&](auto form) -> decltype(auto) {
     return dispatch_row<T>(form, params, derivative_order, f);
   });
+}
+
+template <class T, class F>
+decltype(auto) dispatch_row(act::Celu, const ActivationParams& params, int derivative_order, F&& f) {
+  if (Params<T>(params).a > T(0)) return dispatch_row<T>(act::CeluForm<true>{}, params, derivative_order, f);
+  return dispatch_row<T>(act::CeluForm<false>{}, params, derivative_order, f);
 }
 
 // Calls f(Act{}) for the spec's activation struct (its derivative when
