@@ -103,13 +103,16 @@ struct Backward {
 // malloc maps a fresh allocation of this size for every call, faulting its
 // pages in costs more than the kernel (1.5 against 0.6 ns per element for
 // x (64, 1, 128, 128), one thread). Larger scratch is allocated per call, so
-// no thread holds on to it.
+// no thread holds on to it, and so is scratch for a backward that starts on
+// a thread whose cached scratch is in use (a scheduler that runs another
+// op's backward on a thread waiting in parallel_for).
 template <class T> class PartialSums {
  public:
   explicit PartialSums(int64_t count) {
     thread_local std::unique_ptr<T[]> cached;
     thread_local int64_t cached_count = 0;
-    if (count * int64_t(sizeof(T)) > kStreamingBytes) {
+    thread_local bool cached_in_use = false;
+    if (count * int64_t(sizeof(T)) > kStreamingBytes || cached_in_use) {
       owned_.reset(new T[count]);
       data_ = owned_.get();
       return;
@@ -119,12 +122,20 @@ template <class T> class PartialSums {
       cached_count = count;
     }
     data_ = cached.get();
+    cached_in_use = true;
+    release_ = &cached_in_use;
   }
+  ~PartialSums() {
+    if (release_) *release_ = false;
+  }
+  PartialSums(const PartialSums&) = delete;
+  PartialSums& operator=(const PartialSums&) = delete;
   T* data() const { return data_; }
 
  private:
   std::unique_ptr<T[]> owned_;
   T* data_ = nullptr;
+  bool* release_ = nullptr;  // the thread's in-use flag, while this holds its cached scratch
 };
 
 template <class S, class Act>
