@@ -17,8 +17,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from spatial_ops import Activation, _core
-from spatial_ops.activations import _FUSABLE, resolve
+from spatial_ops import FUSED_ACTIVATION_NAMES, Activation, _core
+from spatial_ops.activations import resolve
 
 SHAPE = (64, 1, 128, 128)  # [B, A, R, C]: 1 Mi elements
 
@@ -39,16 +39,15 @@ PARAMETERISED = [Activation("relu", negative_slope=0.1), Activation("relu", max_
 
 
 def activations():
-    """(label, kernel row name, params), one for every row of the activation table."""
+    """(kernel row name, params), one for every row of the activation table."""
     rows = {}
-    for identifier in list(_FUSABLE) + PARAMETERISED:
+    for identifier in list(FUSED_ACTIVATION_NAMES) + PARAMETERISED:
         try:
             resolved = resolve(identifier)
         except ValueError:  # a Keras activation with required arguments: in PARAMETERISED
             continue
-        label = getattr(identifier, "__name__", None) or resolved.fused_name
-        rows.setdefault(resolved.fused_name, (label, resolved.fused_name, resolved.params))
-    return list(rows.values())
+        rows.setdefault(resolved.fused_name, resolved.params)
+    return list(rows.items())
 
 
 def cost(dtype, name, params, repeats=15):
@@ -69,12 +68,12 @@ def table(dtypes=(np.float32, tf.bfloat16.as_numpy_dtype, np.float16)):
     lines = [f"CPU build {_core.active_cpu_isa()}, x {SHAPE} per call, one thread, ns per element:\n",
              "| activation | " + " | ".join(f"{np.dtype(d).name} forward | backward" for d in dtypes) + " |",
              "|---|" + "---|---|" * len(dtypes)]
-    for label, name, params in activations():
+    for name, params in activations():
         cells = []
         for dtype in dtypes:
             forward, backward = cost(dtype, name, params)
             cells += [f"{forward:.3f}", f"{backward:.3f}"]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
