@@ -77,6 +77,15 @@ def test_read_floor(benchmark, size):
     benchmark(lambda: tf.reduce_sum(x))
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
+def test_tape_fill(benchmark, size):
+    """tf.ones_like(x): the gradient a tape starts from when it differentiates
+    a y of x's size (training_step passes none), an x-sized write that every
+    implementation's training step pays, and no floor counts."""
+    x = operands(size)[0]
+    benchmark(lambda: tf.ones_like(x))
+
+
 @pytest.mark.parametrize("pass_", ["forward", "training_step"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: "x".join(map(str, s)))
 def test_one_tf_add(benchmark, size, pass_):
@@ -126,7 +135,7 @@ def test_activation_cost_script_runs():
     """benchmarks/activation_cost.py on every fused row, one call each (it measures, never judges)."""
     import activation_cost
     rows = activation_cost.activations()
-    assert sorted(name for _, name, _ in rows) == sorted(n.strip() for n in spatial_ops._core.activation_names().split(","))
-    for _, name, params in rows:
+    assert sorted(name for name, _ in rows) == sorted(n.strip() for n in spatial_ops._core.activation_names().split(","))
+    for name, params in rows:
         forward, backward = activation_cost.cost(np.float32, name, params, repeats=1)
         assert forward > 0 and backward > 0
