@@ -17,7 +17,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from spatial_ops import FUSED_ACTIVATION_NAMES, Activation, _core
+from activation_rows import every_activation
+from spatial_ops import _core
 from spatial_ops.activations import resolve
 
 SHAPE = (64, 1, 128, 128)  # [B, A, R, C]: 1 Mi elements
@@ -33,21 +34,9 @@ def median_seconds(fn, repeats=15):
     return float(np.median(times))
 
 
-# Rows that Keras' defaults do not reach: parameterised forms.
-PARAMETERISED = [Activation("relu", negative_slope=0.1), Activation("relu", max_value=6.0, threshold=0.5),
-                 Activation("gelu", approximate=True), Activation("threshold", threshold=0.0, default_value=0.0)]
-
-
 def activations():
     """(kernel row name, params), one for every row of the activation table."""
-    rows = {}
-    for identifier in list(FUSED_ACTIVATION_NAMES) + PARAMETERISED:
-        try:
-            resolved = resolve(identifier)
-        except ValueError:  # a Keras activation with required arguments: in PARAMETERISED
-            continue
-        rows.setdefault(resolved.fused_name, resolved.params)
-    return list(rows.items())
+    return [(name, resolve(identifier).params) for name, identifier in every_activation()]
 
 
 def cost(dtype, name, params, repeats=15):

@@ -41,9 +41,12 @@ def run_suite(json_path):
 def parse(json_path):
     data = json.loads(Path(json_path).read_text())
     copies, reads, fills, adds, times = {}, {}, {}, {}, collections.defaultdict(dict)
-    halves = collections.defaultdict(dict)
+    halves, every = collections.defaultdict(dict), {}
     for bench in data["benchmarks"]:
         params, median = bench["params"], bench["stats"]["median"]
+        if bench["name"].startswith("test_fused_every_activation"):
+            every[(tuple(params["size"]), params["row"], params["pass_"], params["reduce_axis"])] = median
+            continue
         if bench["name"].startswith("test_fused_half_types"):
             halves[_pass_key(params)][params["dtype"]] = median
             continue
@@ -60,7 +63,7 @@ def parse(json_path):
             adds[(tuple(params["size"]), params["pass_"])] = median
             continue
         times[_pass_key(params)][params["implementation"]] = median
-    return data, copies, reads, fills, adds, times, halves
+    return data, copies, reads, fills, adds, times, halves, every
 
 
 def _pass_key(params):
@@ -130,6 +133,21 @@ def half_table(halves, times):
     return "\n".join(rows) + "\n"
 
 
+def every_table(copies, reads, fills, every):
+    """Each fused activation's forward and training step over its floor."""
+    rows = ["| size | activation | forward / floor | reduced forward / read | training step / floor "
+            "| / (floor + fill) | reduced training step / floor |", "|---|---|---|---|---|---|---|"]
+    for size, row in sorted({(k[0], k[1]) for k in every}, key=lambda k: (_elements(k[0]), k[1])):
+        t = lambda pass_, reduce_axis: every[(size, row, pass_, reduce_axis)]  # noqa: E731
+        floor = lambda pass_, reduce_axis: floor_seconds(size, pass_, reduce_axis, copies[size])  # noqa: E731
+        step = t("training_step", None)
+        rows.append(f"| {'x'.join(map(str, size))} | {row} | {t('forward', None) / floor('forward', None):.2f} | "
+                    f"{t('forward', -1) / reads[size]:.2f} | {step / floor('training_step', None):.2f} | "
+                    f"{step / (floor('training_step', None) + fills[size]):.2f} | "
+                    f"{t('training_step', -1) / floor('training_step', -1):.2f} |")
+    return "\n".join(rows) + "\n"
+
+
 def _elements(size):
     n = 1
     for s in size:
@@ -178,7 +196,7 @@ def main():
         import activation_cost, peak_memory  # noqa: PLC0415, E401
         memory_path.write_text(peak_memory.table((1024, 256, 256)))
         cost_path.write_text(activation_cost.table())
-    data, copies, reads, fills, adds, times, halves = parse(json_path)
+    data, copies, reads, fills, adds, times, halves, every = parse(json_path)
     plot(times, ROOT / "benchmarks" / "speedup.png")
     Path(args.out).write_text(
         "# Benchmarks (CPU)\n\n"
@@ -210,6 +228,10 @@ def main():
         + ("\n## Half types\n\nThe fused op on float16 and bfloat16 x of the largest size, in the same run "
            "as the float32 rows above: the ratio is the time per element against float32's (half the bytes "
            "to move; the math runs in float32).\n\n" + half_table(halves, times) if halves else "")
+        + ("\n## Every activation\n\nEach fused activation at the largest size, float32, in the same run "
+           "(reduced: over the last axis), against the floors above: the copy-based floor, the pure read "
+           "for the reduced forward, and the floor plus the tape's fill for the unreduced training step.\n\n"
+           + every_table(copies, reads, fills, every) if every else "")
         + ("\n## Peak memory\n\nMeasured by `benchmarks/peak_memory.py` (how, in its docstring).\n\n"
            + memory_path.read_text() if memory_path.exists() else "")
         + ("\n## Compute cost per activation\n\nMeasured by `benchmarks/activation_cost.py` (how, in its "

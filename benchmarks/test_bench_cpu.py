@@ -5,6 +5,7 @@ all measured side by side in one run.
     .venv/bin/pytest benchmarks --benchmark-only --benchmark-group-by=param:size,param:pass_
 SPATIAL_OPS_BENCH_QUICK=1 runs tiny sizes only (what CI does, untimed)."""
 
+import functools
 import os
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
+from activation_rows import every_activation
 
 QUICK = os.environ.get("SPATIAL_OPS_BENCH_QUICK") == "1"
 SIZES = [(8, 3, 3)] if QUICK else [(8, 3, 3), (64, 64, 64), (256, 128, 128), (1024, 256, 256)]
@@ -38,6 +40,7 @@ def one_add(x, kernel, bias, activation=None, reduce_axis=None):
     return tf.add(x, kernel)
 
 
+@functools.lru_cache(maxsize=2)  # drawing 256 MB takes about a second; tensors are immutable
 def operands(size, dtype=tf.float32):
     rng = np.random.default_rng(0)
     draw = lambda shape: tf.cast(tf.constant(rng.normal(size=shape).astype(np.float32)), dtype)  # noqa: E731
@@ -111,7 +114,7 @@ def test_spatial_dense(benchmark, size, pass_, activation, reduce_axis, implemen
 # Half types at the largest size, fused only: against the float32 rows of
 # test_spatial_dense (same element count), the time per element (target:
 # no more than float32's, having half the bytes to move).
-HALF_SIZE = SIZES[-1]
+HALF_SIZE = SIZES[-1]  # also the size every activation runs at, below
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
@@ -122,6 +125,19 @@ HALF_SIZE = SIZES[-1]
 def test_fused_half_types(benchmark, size, pass_, activation, reduce_axis, dtype):
     time_pass(benchmark, spatial_ops.spatial_dense, pass_, *operands(size, getattr(tf, dtype)), activation,
               reduce_axis)
+
+
+# Every fused activation at the largest size, fused only: the targets hold
+# for each (the peers above run relu and gelu). Rows: activation_rows.py.
+EVERY_ACTIVATION = dict(every_activation())
+
+
+@pytest.mark.parametrize("reduce_axis", REDUCE_AXES, ids=str)
+@pytest.mark.parametrize("row", list(EVERY_ACTIVATION))
+@pytest.mark.parametrize("pass_", ["forward", "training_step"])
+@pytest.mark.parametrize("size", [HALF_SIZE], ids=lambda s: "x".join(map(str, s)))
+def test_fused_every_activation(benchmark, size, pass_, row, reduce_axis):
+    time_pass(benchmark, spatial_ops.spatial_dense, pass_, *operands(size), EVERY_ACTIVATION[row], reduce_axis)
 
 
 def test_peak_memory_script_runs():
