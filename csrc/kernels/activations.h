@@ -229,30 +229,34 @@ struct Gelu {
 struct GeluTanh {
   template <class T> SO_HD static T k0() { return T(0.7978845608028654); }  // sqrt(2 / pi)
   template <class T> SO_HD static T k1() { return T(0.044715f); }  // float32, as in TF
-  template <class T> SO_HD static T inner(T z) { return k0<T>() * (z + k1<T>() * (z * z * z)); }
+  // 2u, as z (2 k0 + 2 k0 k1 z^2): a shorter dependency chain than
+  // 2 k0 (z + k1 z^3), which is what sets the speed of the element loop.
+  template <class T> SO_HD static T two_u(T z) {
+    return z * (T(2) * k0<T>() + T(2) * k0<T>() * k1<T>() * (z * z));
+  }
   template <class T> SO_HD static T du(T z) { return k0<T>() * (T(1) + T(3) * k1<T>() * z * z); }
-  // sigmoid(2u), sech^2(u) and tanh(u), accurate in both tails.
+  // sigmoid(2u), sech^2(u) and tanh(u) from 2u, accurate in both tails.
   template <class T> struct Terms { T sigmoid, sech2, tanh; };
-  template <class T> SO_HD static Terms<T> terms(T u) {
-    const T e = exp_nonpositive(T(-2) * abs(u));
-    const T s = u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+  template <class T> SO_HD static Terms<T> terms(T two_u) {
+    const T e = exp_neg_abs(two_u);
+    const T s = two_u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
     return {s, T(4) * e / ((T(1) + e) * (T(1) + e)), T(2) * s - T(1)};
   }
   template <class T> SO_HD static bool saturated(T z, const Terms<T>& t) {
     return (t.sech2 == T(0)) & (abs(z) < T(INFINITY));
   }
   template <class T> SO_HD static T value(T z, const Params<T>&) {
-    return z * terms(inner(z)).sigmoid;
+    return z * terms(two_u(z)).sigmoid;
   }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    const Terms<T> t = terms(inner(z));
+    const Terms<T> t = terms(two_u(z));
     // For large finite |z| sech2 is 0 while du may be Inf: skip the 0 * Inf
     // (TensorFlow's gradient is NaN there). At z = +-Inf keep it: NaN, as in TensorFlow.
     return t.sigmoid + (saturated(z, t) ? T(0) : T(0.5) * z * t.sech2 * du(z));
   }
   // sech^2(u) (u' + z (u'' - 2 tanh(u) u'^2) / 2)
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
-    const Terms<T> t = terms(inner(z));
+    const Terms<T> t = terms(two_u(z));
     if (saturated(z, t)) return T(0);
     const T d1 = du(z), d2 = T(6) * k0<T>() * k1<T>() * z;
     return t.sech2 * (d1 + T(0.5) * z * (d2 - T(2) * t.tanh * d1 * d1));

@@ -91,7 +91,11 @@ struct ExpSplit {
   float exp_r() const { return expm1_r + 1.0f; }
   // exp_r 2^n where n lies in [-150, 0]: 2^(n + 64) is a normal float, and
   // the product rounds once into the subnormal range at the factor 2^-64.
-  float value_at_most_one() const { return exp_r() * two_to(n + 64) * 5.421010862427522e-20f; }
+  // (expm1_r + 1) 2^(n + 64) is one multiply-add: a step off the chain.
+  float value_at_most_one() const {
+    const float scale = two_to(n + 64);
+    return madd(expm1_r, scale, scale) * 5.421010862427522e-20f;
+  }
 };
 inline ExpSplit exp_split(float x, float low = -0.0f) {
   constexpr float kP[] = {5.0000001201e-1f, 1.6666665459e-1f, 4.1665795894e-2f,
