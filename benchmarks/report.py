@@ -2,7 +2,7 @@
 time as a ratio to the streaming floor and to each composite peer) and
 benchmarks/speedup.png (fused speed-up against size).
 
-    .venv/bin/python benchmarks/report.py            # full run, about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/report.py            # full run, 7 to 16 minutes on 2 cores (the machine's load varies)
     .venv/bin/python benchmarks/report.py --json run.json   # re-render a saved run
 
 A full run also measures training-step peak memory (benchmarks/peak_memory.py)
