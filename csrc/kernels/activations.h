@@ -237,9 +237,9 @@ struct GeluTanh {
   template <class T> SO_HD static T du(T z) { return k0<T>() * (T(1) + T(3) * k1<T>() * z * z); }
   // sigmoid(2u), sech^2(u) and tanh(u) from 2u, accurate in both tails.
   template <class T> struct Terms { T sigmoid, sech2, tanh; };
-  template <class T> SO_HD static Terms<T> terms(T two_u) {
-    const T e = exp_neg_abs(two_u);
-    const T s = two_u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+  template <class T> SO_HD static Terms<T> terms(T twice_u) {
+    const T e = exp_neg_abs(twice_u);
+    const T s = twice_u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
     return {s, T(4) * e / ((T(1) + e) * (T(1) + e)), T(2) * s - T(1)};
   }
   template <class T> SO_HD static bool saturated(T z, const Terms<T>& t) {
