@@ -1,4 +1,4 @@
-#include "array_args.h"
+#include "python/array_args.h"
 
 #include <Python.h>
 

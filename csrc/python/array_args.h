@@ -16,8 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include "../kernels/dtypes.h"
-#include "../kernels/spec.h"
+#include "core/dtypes.h"
+#include "core/spec.h"
 
 namespace spatial_ops {
 namespace python {

@@ -4,7 +4,7 @@
 // return new arrays (or fill out=); device calls fill caller-allocated out=
 // arrays and launch asynchronously on the arrays' current stream, as their
 // own library would. Arguments are parsed and checked (array_args.h,
-// kernels/spec.h) before any kernel or CUDA call.
+// core/spec.h) before any kernel or CUDA call.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "../kernels/cpu.h"
-#include "array_args.h"
+#include "cpu/spatial_dense_cpu.h"
+#include "python/array_args.h"
 #if SPATIAL_OPS_WITH_CUDA
-#include "../kernels/cuda.h"
+#include "cuda/spatial_dense_cuda.h"
 #endif
 
 namespace spatial_ops {
@@ -28,17 +28,9 @@ namespace {
 
 using Objects = std::vector<std::pair<const char*, py::handle>>;
 
-SpatialDenseSpec make_spec(bool has_bias, const std::string& activation,
-                           const std::vector<double>& params, const std::string& reduction,
-                           int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end) {
+SpatialDenseSpec make_spec(const SpecAttributes& attributes) {
   SpatialDenseSpec spec;
-  spec.has_bias = has_bias;
-  spec.reduce_begin = reduce_begin;
-  spec.reduce_end = reduce_end;
-  spec.derivative_order = static_cast<int>(derivative_order);
-  std::string error = parse_reduction(reduction, &spec.reduction);
-  if (error.empty()) error = parse_activation(activation, params, &spec.activation, &spec.params);
-  if (error.empty()) error = check_derivative_order(derivative_order);
+  const std::string error = parse_attributes(attributes, &spec);
   if (!error.empty()) throw py::value_error(error);
   return spec;
 }
@@ -315,8 +307,8 @@ py::object forward(const py::object& x, const py::object& kernel, const std::opt
                    const std::string& reduction, int64_t derivative_order, int64_t reduce_begin,
                    int64_t reduce_end, const py::object& out, std::optional<intptr_t> stream) {
   const bool has_bias = bias && !bias->is_none();
-  const SpatialDenseSpec spec =
-      make_spec(has_bias, activation, params, reduction, derivative_order, reduce_begin, reduce_end);
+  const SpatialDenseSpec spec = make_spec(
+      {activation, params, reduction, has_bias, derivative_order, reduce_begin, reduce_end});
   Objects objects{{"x", x}, {"kernel", kernel}};
   if (has_bias) objects.emplace_back("bias", *bias);
   if (!out.is_none()) objects.emplace_back("out", out);
@@ -333,8 +325,8 @@ py::tuple backward(const py::object& dy, const py::object& x, const py::object& 
                    int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end,
                    const std::optional<py::tuple>& out, std::optional<intptr_t> stream) {
   const bool has_bias = bias && !bias->is_none();
-  const SpatialDenseSpec spec =
-      make_spec(has_bias, activation, params, reduction, derivative_order, reduce_begin, reduce_end);
+  const SpatialDenseSpec spec = make_spec(
+      {activation, params, reduction, has_bias, derivative_order, reduce_begin, reduce_end});
   std::vector<py::object> outs(3, py::none());
   if (out) {
     if (out->size() != 3 || (!has_bias && !(*out)[2].is_none())) {
@@ -355,7 +347,7 @@ py::tuple backward(const py::object& dy, const py::object& x, const py::object& 
   return backward_host(dy, x, kernel, bias, spec, outs);
 }
 
-// The float math the CPU kernels use (simd_math.h) as one CPU build computes
+// The float math the CPU kernels use (float_math.h) as one CPU build computes
 // it, element by element: its accuracy is tested over the whole float range
 // against float64 NumPy, in each build.
 py::array_t<float> float_math(const std::string& name, py::array_t<float, py::array::c_style> x,

@@ -1,5 +1,5 @@
 // The TensorFlow release and C++ ABI this op library is compiled against, kept
-// as text in the binary. The loader (spatial_ops/_loader.py) reads it from the
+// as text in the binary. The loader (spatial_ops/tensorflow/_loader.py) reads it from the
 // file before loading it, so a library that ends up beside another TensorFlow
 // (a copied file, an old build) is refused with a clear ImportError instead of
 // an undefined-symbol error.
@@ -12,7 +12,7 @@
 #define SPATIAL_OPS_STRINGIFY_(x) #x
 #define SPATIAL_OPS_STRINGIFY(x) SPATIAL_OPS_STRINGIFY_(x)
 
-// Format parsed by spatial_ops/_loader.py: keep both in step.
+// Format parsed by spatial_ops/tensorflow/_loader.py: keep both in step.
 extern "C" __attribute__((used, visibility("default"))) const char spatial_ops_build_stamp[] =
     "spatial_ops-build-stamp:tensorflow=" SPATIAL_OPS_STRINGIFY(SPATIAL_OPS_TF_VERSION)
     ";cxx11_abi=" SPATIAL_OPS_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) ";";

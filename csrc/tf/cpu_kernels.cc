@@ -1,4 +1,4 @@
-// CPU OpKernels: parse attributes, validate inputs (kernels/spec.h), allocate,
+// CPU OpKernels: parse attributes, validate inputs (core/spec.h), allocate,
 // and run the framework-free kernels on TensorFlow's intra-op thread pool.
 #include <string>
 
@@ -6,8 +6,8 @@
 #include "tensorflow/core/framework/register_types.h"
 #include "tensorflow/core/framework/tensor.h"
 
-#include "../kernels/cpu.h"
-#include "op_kernel_common.h"
+#include "cpu/spatial_dense_cpu.h"
+#include "tf/op_kernel_common.h"
 
 namespace spatial_ops {
 namespace tf_kernels {

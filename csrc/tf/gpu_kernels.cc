@@ -1,6 +1,6 @@
-// GPU OpKernels: validate inputs (kernels/spec.h), allocate outputs and
+// GPU OpKernels: validate inputs (core/spec.h), allocate outputs and
 // scratch with TensorFlow's allocator, and queue the CUDA launchers
-// (kernels/cuda.h) on the op's own stream. Host C++ only: as in
+// (cuda/spatial_dense_cuda.h) on the op's own stream. Host C++ only: as in
 // tensorflow/custom-op, the .cu files include no TensorFlow header.
 // Compiled with GOOGLE_CUDA=1 and EIGEN_USE_GPU (CMakeLists.txt).
 #include <string>
@@ -10,8 +10,8 @@
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
 
-#include "../kernels/cuda.h"
-#include "op_kernel_common.h"
+#include "cuda/spatial_dense_cuda.h"
+#include "tf/op_kernel_common.h"
 
 namespace spatial_ops {
 namespace tf_kernels {

@@ -10,8 +10,8 @@
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/tensor.h"
 
-#include "../kernels/dtypes.h"
-#include "../kernels/spec.h"
+#include "core/dtypes.h"
+#include "core/spec.h"
 
 namespace spatial_ops {
 namespace tf_kernels {
@@ -32,32 +32,28 @@ inline Dims dims_of(const tensorflow::Tensor& t) {
 
 // Reads the attributes both ops share; errors name the attribute.
 inline std::string spec_from_attrs(tensorflow::OpKernelConstruction* ctx, SpatialDenseSpec* spec) {
-  std::string activation, reduction;
+  SpecAttributes attributes;
   std::vector<std::string> param_strings;
-  int64_t derivative_order = 0;
-  if (!ctx->GetAttr("activation", &activation).ok() ||
+  if (!ctx->GetAttr("activation", &attributes.activation).ok() ||
       !ctx->GetAttr("activation_params", &param_strings).ok() ||
-      !ctx->GetAttr("reduction", &reduction).ok() || !ctx->GetAttr("has_bias", &spec->has_bias).ok() ||
-      !ctx->GetAttr("derivative_order", &derivative_order).ok() ||
-      !ctx->GetAttr("reduce_begin", &spec->reduce_begin).ok() ||
-      !ctx->GetAttr("reduce_end", &spec->reduce_end).ok()) {
+      !ctx->GetAttr("reduction", &attributes.reduction).ok() ||
+      !ctx->GetAttr("has_bias", &attributes.has_bias).ok() ||
+      !ctx->GetAttr("derivative_order", &attributes.derivative_order).ok() ||
+      !ctx->GetAttr("reduce_begin", &attributes.reduce_begin).ok() ||
+      !ctx->GetAttr("reduce_end", &attributes.reduce_end).ok()) {
     return "missing attribute: expected activation, activation_params, reduction, has_bias, "
            "derivative_order, reduce_begin, reduce_end";
   }
-  std::vector<double> params;
+  // Parameters travel as decimal text: a float attribute would round them to float32.
   for (const std::string& text : param_strings) {
     double value = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (error != std::errc() || end != text.data() + text.size()) {
       return "activation_params must be decimal numbers, got '" + text + "'";
     }
-    params.push_back(value);
+    attributes.activation_params.push_back(value);
   }
-  std::string error = parse_reduction(reduction, &spec->reduction);
-  if (error.empty()) error = parse_activation(activation, params, &spec->activation, &spec->params);
-  if (error.empty()) error = check_derivative_order(derivative_order);
-  spec->derivative_order = static_cast<int>(derivative_order);
-  return error;
+  return parse_attributes(attributes, spec);
 }
 
 // Both ops, on every device, parse the same attributes once, at construction,

@@ -1,6 +1,6 @@
 // Op registrations and shape functions. The ops take x (batch, d1, ..., dk)
 // and weights (d1, ..., dk) as they are, with the reduced run of axes as
-// attributes; kernels/spec.h turns them into the canonical 4-D view, so the
+// attributes; core/spec.h turns them into the canonical 4-D view, so the
 // Python wrapper adds no reshape ops (each one costs an eager dispatch and a
 // recorded gradient).
 #include <string>
@@ -8,7 +8,7 @@
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
 
-#include "../kernels/spec.h"
+#include "core/spec.h"
 
 namespace spatial_ops {
 namespace {

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "csrc/kernels/cpu.h"
+#include "cpu/spatial_dense_cpu.h"
 
 namespace spatial_ops {
 namespace {
@@ -265,7 +265,7 @@ void check_kernels() {
       }
     }
   }
-  // x larger than the caches in every dtype (cpu_memory.h's kStreamingBytes,
+  // x larger than the caches in every dtype (cpu/streaming.h's kStreamingBytes,
   // 8 MB): the loops prefetch and write with non-temporal stores, with rows
   // whose ends split cache lines. float64 linear is checked value by value.
   for (const Dims& streamed : std::vector<Dims>{{263, 3, 61, 89}, {263, 61, 267, 1}}) {

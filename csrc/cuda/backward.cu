@@ -3,8 +3,8 @@
 // while each work item sums dz * x and dz over its batch rows; the per-item
 // partial sums are then combined in a fixed order (combine_partials). No
 // atomics: dkernel and dbias are the same, bit for bit, on every run.
-#include "cuda.h"
-#include "cuda_common.cuh"
+#include "cuda/spatial_dense_cuda.h"
+#include "cuda/device_common.cuh"
 
 namespace spatial_ops {
 SO_ISA_BEGIN

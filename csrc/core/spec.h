@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "activation_table.h"
-#include "portability.h"
+#include "core/activation_table.h"
+#include "core/portability.h"
 
 namespace spatial_ops {
 
@@ -50,11 +50,18 @@ using Dims = std::vector<int64_t>;
 
 std::string dims_to_string(const Dims& dims);
 
-// Parses the string attributes shared by both bindings.
-std::string parse_reduction(const std::string& name, Reduction* reduction);
-std::string parse_activation(const std::string& name, const std::vector<double>& params,
-                             Activation* activation, ActivationParams* parsed);
-std::string check_derivative_order(int64_t order);
+// The ops' attributes as every front-end receives them (TensorFlow op
+// attributes, pybind11 arguments), parsed by one function.
+struct SpecAttributes {
+  std::string activation = "linear";
+  std::vector<double> activation_params;
+  std::string reduction = "none";  // "none", "sum" or "mean"
+  bool has_bias = true;
+  int64_t derivative_order = 0;
+  int64_t reduce_begin = 2, reduce_end = 3;
+};
+// Checks the attributes and fills spec with everything but its shape.
+std::string parse_attributes(const SpecAttributes& attributes, SpatialDenseSpec* spec);
 // Checks the reduced run of axes [begin, end) of an x of this rank; x_text
 // names x (its shape as the caller can print it) in the message, and is
 // called only for one: every op call passes through here.

@@ -17,8 +17,8 @@
 #include <immintrin.h>
 #endif
 
-#include "portability.h"
-#include "storage.h"
+#include "core/portability.h"
+#include "core/storage.h"
 
 namespace spatial_ops {
 SO_ISA_BEGIN

@@ -6,10 +6,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "activations.h"
-#include "cpu_memory.h"
-#include "spec.h"
-#include "storage.h"
+#include "core/activations.h"
+#include "cpu/streaming.h"
+#include "core/spec.h"
+#include "core/storage.h"
 
 namespace spatial_ops {
 SO_ISA_BEGIN
@@ -21,6 +21,19 @@ constexpr int64_t kSpatialBlock = 4096;
 // Rough cost of one element in cycles, for the thread pool's cost model.
 constexpr int64_t kForwardCyclesPerElement = 8;
 constexpr int64_t kBackwardCyclesPerElement = 16;
+
+// The loops that run an activation's math over a chunk are instantiated per
+// (activation, compute type) and reached through function pointers; the
+// loops that walk, convert and stream the data are instantiated per storage
+// type alone. Templating the walking loops on the activation as well
+// compiled them once per activation and dtype: three times the build time,
+// for no speed (a call per chunk of up to kStreamChunk elements).
+// LoopsOf<Act, T>::loops for the spec's activation (or its derivative).
+template <template <class, class> class LoopsOf, class T> const auto& loops_for(const SpatialDenseSpec& spec) {
+  return dispatch_activation<T>(spec, [](auto activation) -> const auto& {
+    return LoopsOf<decltype(activation), T>::loops;
+  });
+}
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

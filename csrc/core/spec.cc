@@ -1,4 +1,4 @@
-#include "spec.h"
+#include "core/spec.h"
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +20,8 @@ std::string dims_to_string(const Dims& dims) {
   for (size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);
   return text + "]";
 }
+
+namespace {
 
 std::string parse_reduction(const std::string& name, Reduction* reduction) {
   if (name == "none") *reduction = Reduction::kNone;
@@ -51,8 +53,6 @@ std::string check_derivative_order(int64_t order) {
   return "derivative_order must be 0 or 1, got " + std::to_string(order);
 }
 
-namespace {
-
 // Product of dims, or -1 when a dim is negative or the product of the
 // nonzero dims overflows: then no partial product the kernels form (such as
 // outer * reduced of an empty tensor) can overflow either.
@@ -78,6 +78,20 @@ bool weights_match(const Dims& weights, const Dims& x) {
 }
 
 }  // namespace
+
+std::string parse_attributes(const SpecAttributes& attributes, SpatialDenseSpec* spec) {
+  spec->has_bias = attributes.has_bias;
+  spec->reduce_begin = attributes.reduce_begin;
+  spec->reduce_end = attributes.reduce_end;
+  spec->derivative_order = static_cast<int>(attributes.derivative_order);
+  std::string error = parse_reduction(attributes.reduction, &spec->reduction);
+  if (error.empty()) {
+    error = parse_activation(attributes.activation, attributes.activation_params, &spec->activation,
+                             &spec->params);
+  }
+  if (error.empty()) error = check_derivative_order(attributes.derivative_order);
+  return error;
+}
 
 std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
                           SpatialDenseSpec* spec) {

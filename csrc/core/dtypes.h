@@ -1,5 +1,5 @@
 // Element types the kernels store, and the type each computes in. float16
-// and bfloat16 are plain 16-bit patterns, so kernels/ depends on neither Eigen
+// and bfloat16 are plain 16-bit patterns, so core/ depends on neither Eigen
 // nor CUDA's headers; both share these bit layouts.
 #pragma once
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "dtypes.h"
-#include "portability.h"
+#include "core/dtypes.h"
+#include "core/portability.h"
 
 namespace spatial_ops {
 

@@ -12,8 +12,8 @@
 #include <cstddef>
 #include <string>
 
-#include "dtypes.h"
-#include "spec.h"
+#include "core/dtypes.h"
+#include "core/spec.h"
 
 namespace spatial_ops {
 

@@ -1,9 +1,9 @@
 // The CUDA runtime calls a binding without its own GPU framework needs
-// (cuda.h's cuda_runtime namespace): device lookup, the current device, and
+// (spatial_dense_cuda.h's cuda_runtime namespace): device lookup, the current device, and
 // stream-ordered scratch memory.
 #include <cuda_runtime.h>
 
-#include "cuda.h"
+#include "cuda/spatial_dense_cuda.h"
 
 namespace spatial_ops {
 namespace cuda_runtime {

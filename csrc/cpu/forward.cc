@@ -1,6 +1,6 @@
-#include "cpu.h"
-#include "cpu_isa.h"
-#include "cpu_common.h"
+#include "cpu/spatial_dense_cpu.h"
+#include "cpu/isa.h"
+#include "cpu/loop_common.h"
 
 namespace spatial_ops {
 SO_ISA_BEGIN
@@ -33,10 +33,44 @@ template <class T> struct LaneSums {
   }
 };
 
+// An activation's element loops for compute type T, reached through
+// pointers (loop_common.h says why): ys = act(z) over a chunk, sums += act(z)
+// over a chunk, and act(z) added to lane sums along a reduced run.
+template <class T> struct ForwardLoops {
+  void (*activations_of)(int64_t n, const T* xs, const T* kernel, const T* bias, T* ys, Params<T> params);
+  void (*add_activations)(int64_t n, const T* xs, const T* kernel, const T* bias, T* sums, Params<T> params);
+  void (*add_activations_in_lanes)(LaneSums<T>* sums, int64_t r0, int64_t r1, const T* xs, const T* kernel,
+                                   const T* bias, Params<T> params);
+};
+
+// Parameters by value and restrict-qualified pointers: nothing aliases, so
+// the compiler vectorises the loops.
+template <class Act, class T> struct ForwardLoopsOf {
+  static void activations_of(int64_t n, const T* __restrict__ xs, const T* __restrict__ kernel,
+                             const T* __restrict__ bias, T* __restrict__ ys, const Params<T> params) {
+    for (int64_t i = 0; i < n; ++i) ys[i] = Act::value(math::affine(xs[i], kernel[i], bias[i]), params);
+  }
+  static void add_activations(int64_t n, const T* __restrict__ xs, const T* __restrict__ kernel,
+                              const T* __restrict__ bias, T* __restrict__ sums, const Params<T> params) {
+    for (int64_t i = 0; i < n; ++i) sums[i] += Act::value(math::affine(xs[i], kernel[i], bias[i]), params);
+  }
+  // xs holds x from r0 on; kernel and bias are indexed by r. The sums are
+  // copied in and out, so that they live in registers in between.
+  static void add_activations_in_lanes(LaneSums<T>* sums, int64_t r0, int64_t r1, const T* __restrict__ xs,
+                                       const T* __restrict__ kernel, const T* __restrict__ bias,
+                                       const Params<T> params) {
+    LaneSums<T> local = *sums;
+    local.add(r0, r1, [&](int64_t r) { return Act::value(math::affine(xs[r - r0], kernel[r], bias[r]), params); });
+    *sums = local;
+  }
+  static constexpr ForwardLoops<T> loops{activations_of, add_activations, add_activations_in_lanes};
+};
+
 // y[b, n] = act(z[b, n]) over units of (batch row, spatial block).
-template <class S, class Act>
+template <class S>
 void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_t<S>* kernel,
-                         const weight_t<S>* bias, S* y, const ParallelFor& parallel_for) {
+                         const weight_t<S>* bias, S* y, const ForwardLoops<compute_t<S>>& loops,
+                         const ParallelFor& parallel_for) {
   using T = compute_t<S>;
   const Params<T> params(spec.params);
   const int64_t n_total = spec.shape.spatial_size();
@@ -45,7 +79,6 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_
   const int64_t blocks = ceil_div(n_total, kSpatialBlock);
   const int64_t cost = std::min(n_total, kSpatialBlock) * kForwardCyclesPerElement;
   parallel_for(spec.shape.batch * blocks, cost, [&](int64_t begin, int64_t end) {
-    const Params<T> local_params = params;  // a local copy: stores to y cannot alias it
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t b = unit / blocks;
       const int64_t n0 = (unit % blocks) * kSpatialBlock;
@@ -59,9 +92,7 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_
         alignas(64) T x_chunk[kStreamChunk], y_chunk[kStreamChunk];
         const T* xs = load_chunk(x_row + m0, m1 - m0, x_chunk);
         T* ys = output_chunk(y_row + m0, streaming, y_chunk);
-        for (int64_t n = m0; n < m1; ++n) {
-          ys[n - m0] = Act::value(math::affine(xs[n - m0], kernel[n], bias[n]), local_params);
-        }
+        loops.activations_of(m1 - m0, xs, kernel + m0, bias + m0, ys, params);
         write_out(y_row + m0, ys, m1 - m0, streaming);
       }
     }
@@ -71,9 +102,10 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_
 
 // y[b, a, c] = sum (or mean) over r of act(z[b, a, r, c]); each output is
 // summed whole by one thread, in a fixed order.
-template <class S, class Act>
+template <class S>
 void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>* kernel,
-                     const weight_t<S>* bias, S* y, const ParallelFor& parallel_for) {
+                     const weight_t<S>* bias, S* y, const ForwardLoops<compute_t<S>>& loops,
+                     const ParallelFor& parallel_for) {
   using T = compute_t<S>;
   constexpr int64_t kInnerBlock = kStreamChunk;  // accumulators kept on the stack
   const Params<T> params(spec.params);
@@ -88,7 +120,6 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>
   const int64_t cost =
       shape.reduced * std::min(shape.inner, kInnerBlock) * kForwardCyclesPerElement;
   parallel_for(shape.batch * shape.outer * inner_blocks, cost, [&](int64_t begin, int64_t end) {
-    const Params<T> local_params = params;  // a local copy: stores cannot alias it
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t row = unit / inner_blocks;  // b * outer + a
       const int64_t b = row / shape.outer, a = row % shape.outer;
@@ -105,9 +136,7 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>
           prefetch(x, row_start + r0 + ahead, row_start + r1 + ahead, x_prefetch_size);
           alignas(64) T x_chunk[kStreamChunk];
           const T* xs = load_chunk(x + row_start + r0, r1 - r0, x_chunk);
-          sums.add(r0, r1, [&](int64_t r) {
-            return Act::value(math::affine(xs[r - r0], kernel[base + r], bias[base + r]), local_params);
-          });
+          loops.add_activations_in_lanes(&sums, r0, r1, xs, kernel + base, bias + base, params);
         }
         y_out[0] = store<S>(sums.total() / divisor);
         continue;
@@ -119,10 +148,7 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>
         prefetch(x, next + c0, next + c1, x_prefetch_size);
         alignas(64) T x_chunk[kInnerBlock];
         const T* xs = load_chunk(x_row + offset + c0, c1 - c0, x_chunk);
-        for (int64_t c = c0; c < c1; ++c) {
-          const T z = math::affine(xs[c - c0], kernel[offset + c], bias[offset + c]);
-          sums[c - c0] += Act::value(z, local_params);
-        }
+        loops.add_activations(c1 - c0, xs, kernel + offset + c0, bias + offset + c0, sums, params);
       }
       for (int64_t c = c0; c < c1; ++c) y_out[c] = store<S>(sums[c - c0] / divisor);
     }
@@ -138,13 +164,12 @@ void SO_ISA_ENTRY(spatial_dense_forward_cpu)(const SpatialDenseSpec& spec, DType
                                const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
-    dispatch_activation<compute_t<S>>(spec, [&](auto activation) {
-      using Act = decltype(activation);
-      const auto run = spec.reduces() ? cpu::forward_reduced<S, Act> : cpu::forward_elementwise<S, Act>;
-      const cpu::WeightOperands<S> weights(spec, kernel, bias);
-      run(spec, static_cast<const S*>(x), weights.kernel(), weights.bias(), static_cast<S*>(y),
-          parallel_for);
-    });
+    using T = compute_t<S>;
+    const cpu::ForwardLoops<T>& loops = cpu::loops_for<cpu::ForwardLoopsOf, T>(spec);
+    const auto run = spec.reduces() ? cpu::forward_reduced<S> : cpu::forward_elementwise<S>;
+    const cpu::WeightOperands<S> weights(spec, kernel, bias);
+    run(spec, static_cast<const S*>(x), weights.kernel(), weights.bias(), static_cast<S*>(y), loops,
+        parallel_for);
   });
 }
 

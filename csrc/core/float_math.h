@@ -1,7 +1,7 @@
 // float exp and expm1 (each also in a cheaper form for x <= 0), log1p (on
 // [0, 1]), tanh and erfc for the CPU, written without branches or libm calls
 // so that the compiler vectorises the loops that call them.
-// Each is accurate to a few float32 ulps (tests/test_simd_math.py measures
+// Each is accurate to a few float32 ulps (tests/test_float_math.py measures
 // them against float64 NumPy over their whole range, in each CPU build);
 // edge cases (Inf, NaN, overflow, underflow) behave as libm's.
 //
@@ -15,27 +15,27 @@
 #include <cstdint>
 #include <cstring>
 
-#include "portability.h"
+#include "core/portability.h"
 
 namespace spatial_ops {
 SO_ISA_BEGIN
-namespace simd_math {
+namespace float_math {
 
-inline float from_bits(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
-inline int32_t to_bits(float f) { int32_t i; std::memcpy(&i, &f, 4); return i; }
-inline float select(bool c, float a, float b) { return c ? a : b; }
+SO_INLINE float from_bits(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
+SO_INLINE int32_t to_bits(float f) { int32_t i; std::memcpy(&i, &f, 4); return i; }
+SO_INLINE float select(bool c, float a, float b) { return c ? a : b; }
 // min(x, bound) and max(x, bound) that give the bound for NaN x: one
 // vminps / vmaxps each.
-inline float at_most(float x, float bound) { return x < bound ? x : bound; }
-inline float at_least(float x, float bound) { return x > bound ? x : bound; }
+SO_INLINE float at_most(float x, float bound) { return x < bound ? x : bound; }
+SO_INLINE float at_least(float x, float bound) { return x > bound ? x : bound; }
 // min(x, bound) that keeps NaN x (the comparison is false for it).
-inline float at_most_keeping_nan(float x, float bound) { return x > bound ? bound : x; }
+SO_INLINE float at_most_keeping_nan(float x, float bound) { return x > bound ? bound : x; }
 // 2^n for n in [-126, 127]. Shifted unsigned, so that the garbage n of a
 // NaN argument (its result is NaN anyway) is never a signed overflow.
-inline float two_to(int32_t n) { return from_bits(static_cast<int32_t>(static_cast<uint32_t>(n + 127) << 23)); }
+SO_INLINE float two_to(int32_t n) { return from_bits(static_cast<int32_t>(static_cast<uint32_t>(n + 127) << 23)); }
 
 // a * b + c, in one rounding where the build has FMA.
-inline float madd(float a, float b, float c) {
+SO_INLINE float madd(float a, float b, float c) {
 #if defined(__FMA__)
   return __builtin_fmaf(a, b, c);
 #else
@@ -44,7 +44,7 @@ inline float madd(float a, float b, float c) {
 }
 
 // x^K for K a power of two, by squaring.
-template <int K> inline float power_of_two_power(float x) {
+template <int K> SO_INLINE float power_of_two_power(float x) {
   if constexpr (K == 1) {
     return x;
   } else {
@@ -58,7 +58,7 @@ constexpr int largest_power_of_two_below(int n) { return n <= 2 ? 1 : 2 * larges
 // c[B] + c[B+1] x + ... + c[B+Count-1] x^(Count-1) by Estrin's scheme: the
 // low terms plus x^low times the high ones, each half split again, a chain
 // of about log2(Count) multiply-adds where Horner's is Count - 1 long.
-template <int B, int Count, int N> inline float estrin(const float (&c)[N], float x) {
+template <int B, int Count, int N> SO_INLINE float estrin(const float (&c)[N], float x) {
   if constexpr (Count == 1) {
     return c[B];
   } else {
@@ -66,11 +66,11 @@ template <int B, int Count, int N> inline float estrin(const float (&c)[N], floa
     return madd(estrin<B + low, Count - low>(c, x), power_of_two_power<low>(x), estrin<B, low>(c, x));
   }
 }
-template <int N> inline float polynomial(float x, const float (&c)[N]) { return estrin<0, N>(c, x); }
+template <int N> SO_INLINE float polynomial(float x, const float (&c)[N]) { return estrin<0, N>(c, x); }
 
 // a * a - fl(a * a), exactly: one FMA, or Dekker's split without (exact for
 // |a| < 2^12, where the halves' products are exact).
-inline float square_rounding_error(float a, float a2) {
+SO_INLINE float square_rounding_error(float a, float a2) {
 #if defined(__FMA__)
   return __builtin_fmaf(a, a, -a2);
 #else
@@ -88,16 +88,16 @@ inline float square_rounding_error(float a, float a2) {
 struct ExpSplit {
   float expm1_r;
   int32_t n;
-  float exp_r() const { return expm1_r + 1.0f; }
+  SO_INLINE float exp_r() const { return expm1_r + 1.0f; }
   // exp_r 2^n where n lies in [-150, 0]: 2^(n + 64) is a normal float, and
   // the product rounds once into the subnormal range at the factor 2^-64.
   // (expm1_r + 1) 2^(n + 64) is one multiply-add: a step off the chain.
-  float value_at_most_one() const {
+  SO_INLINE float value_at_most_one() const {
     const float scale = two_to(n + 64);
     return madd(expm1_r, scale, scale) * 5.421010862427522e-20f;
   }
 };
-inline ExpSplit exp_split(float x, float low = -0.0f) {
+SO_INLINE ExpSplit exp_split(float x, float low = -0.0f) {
   constexpr float kP[] = {5.0000001201e-1f, 1.6666665459e-1f, 4.1665795894e-2f,
                           8.3334519073e-3f, 1.3981999507e-3f, 1.9875691500e-4f};
   const float shifted = madd(x, 1.44269504088896341f, 12582912.0f);
@@ -110,7 +110,7 @@ inline ExpSplit exp_split(float x, float low = -0.0f) {
 // subnormal range are right. The clamps map NaN to a bound (so it never
 // reaches the integer conversion); the upper one lies beyond float's range,
 // so large x overflows to Inf in the scaling.
-inline float exp(float x) {
+SO_INLINE float exp(float x) {
   const ExpSplit split = exp_split(at_least(at_most(x, 100.0f), -104.0f));
   const int32_t half = split.n >> 1;
   const float result = split.exp_r() * two_to(half) * two_to(split.n - half);
@@ -119,7 +119,7 @@ inline float exp(float x) {
 
 // Taylor series near 0 (no cancellation; x's sign restores -0, which the
 // sum would make +0), exp(x) - 1 elsewhere.
-inline float expm1(float x) {
+SO_INLINE float expm1(float x) {
   constexpr float kTaylor[] = {0.5f, 1.66666667e-1f, 4.16666667e-2f, 8.33333333e-3f,
                                1.38888889e-3f, 1.98412698e-4f, 2.48015873e-5f};
   const float small = __builtin_copysignf(madd(polynomial(x, kTaylor), x * x, x), x);
@@ -127,7 +127,7 @@ inline float expm1(float x) {
 }
 
 // x clamped to [low, 0], NaN kept (each comparison is false for it).
-inline float clamp_nonpositive(float x, float low) {
+SO_INLINE float clamp_nonpositive(float x, float low) {
   const float below_zero = at_most_keeping_nan(x, 0.0f);
   return below_zero < low ? low : below_zero;
 }
@@ -136,14 +136,14 @@ inline float clamp_nonpositive(float x, float low) {
 // (exp(-|z|), and exp(z) where z < 0 selects it). Below -104 exp is 0 in
 // float, so exp_split's n lies in [-150, 0]: one scaling, and no NaN select.
 // About two thirds of exp()'s cost.
-inline float exp_nonpositive(float x) { return exp_split(clamp_nonpositive(x, -104.0f)).value_at_most_one(); }
+SO_INLINE float exp_nonpositive(float x) { return exp_split(clamp_nonpositive(x, -104.0f)).value_at_most_one(); }
 
 // expm1(min(x, 0)), for elu and selu: 2^n (exp(r) - 1) + (2^n - 1) in one
 // rounding, exact for n = 0 (|x| < ln2 / 2, no cancellation) and cancelling
 // by less than a bit for n = -1. Below -87 expm1 is -1 in float, so 2^n
 // stays normal. The sign of the clamped x restores -0 (the sum gives +0).
 // Half of expm1()'s cost.
-inline float expm1_nonpositive(float x) {
+SO_INLINE float expm1_nonpositive(float x) {
   const float clamped = clamp_nonpositive(x, -87.0f);
   const ExpSplit split = exp_split(clamped);
   const float scale = two_to(split.n);
@@ -154,7 +154,7 @@ inline float expm1_nonpositive(float x) {
 // 2 atanh(s) with s = y / (2 + y) <= 1/3, i.e. 2 s (1 + s^2 Q(s^2)), Q fitted
 // over s^2 <= 1/9 (relative error 8e-9). One division, no exponent split, no
 // cancellation near 0; NaN passes.
-inline float log1p_unit(float y) {
+SO_INLINE float log1p_unit(float y) {
   constexpr float kQ[] = {0.3333315849304199f, 0.20012454688549042f, 0.13980306684970856f,
                           0.14089150726795197f};
   const float s = y / (2.0f + y);
@@ -168,7 +168,7 @@ inline float log1p_unit(float y) {
 // is clamped there (NaN stays NaN): 2a <= 18.2 needs none of exp()'s clamps
 // and 2^n one scaling. Both sides are computed and one selected, which costs
 // less than expm1's two (its Taylor series and exp) and a division.
-inline float tanh(float x) {
+SO_INLINE float tanh(float x) {
   constexpr float kP[] = {-0.3333328068256378f, 0.13331441581249237f, -0.05373971536755562f,
                           0.02063908986747265f, -0.0057049887254834175f};
   const float a = __builtin_fabsf(x);
@@ -192,7 +192,7 @@ inline float tanh(float x) {
 // error would dominate. About half the cost of the usual form of the same
 // accuracy, t Q(t) exp(-a^2) with t = 1 / (1 + a / 2) and Q of degree 10.
 struct ErfcAndGaussian { float erfc, gaussian; };
-inline ErfcAndGaussian erfc_and_gaussian(float x) {
+SO_INLINE ErfcAndGaussian erfc_and_gaussian(float x) {
   constexpr float kP[] = {1.2384127378463745f, 0.7316057682037354f, 0.2292192280292511f,
                           0.0327964685857296f};
   constexpr float kQ[] = {2.3667924404144287f, 2.402235746383667f, 1.325371503829956f,
@@ -206,8 +206,8 @@ inline ErfcAndGaussian erfc_and_gaussian(float x) {
   return {select(x < 0.0f, 2.0f - erfc, erfc), gaussian};
 }
 
-inline float erfc(float x) { return erfc_and_gaussian(x).erfc; }
+SO_INLINE float erfc(float x) { return erfc_and_gaussian(x).erfc; }
 
-}  // namespace simd_math
+}  // namespace float_math
 SO_ISA_END
 }  // namespace spatial_ops

@@ -2,9 +2,9 @@
 // canonical view (spec.h). Pointers are untyped so bindings need no templates;
 // the dtype picks the instantiation. Callers validate shapes with spec.h first.
 // Each call runs the build for the widest instruction set the CPU has
-// (cpu_dispatch.cc). The AVX2 and AVX-512 builds give bitwise the same
+// (cpu/dispatch.cc). The AVX2 and AVX-512 builds give bitwise the same
 // results; the AVX baseline, which has no FMA, may differ from them by float
-// rounding in the activations' math (simd_math.h).
+// rounding in the activations' math (float_math.h).
 #pragma once
 
 #include <cstdint>
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "spec.h"
-#include "dtypes.h"
+#include "core/spec.h"
+#include "core/dtypes.h"
 
 namespace spatial_ops {
 
@@ -25,13 +25,14 @@ using ParallelFor = std::function<void(int64_t total, int64_t cost_per_unit, con
 // Runs everything on the calling thread.
 void run_serially(int64_t total, int64_t cost_per_unit, const WorkFn& work);
 
-// "baseline", "avx2" or "avx512": the build the calls below run.
+// The name of the build the calls below run ("baseline", "avx2", ...: the
+// builds CMakeLists.txt lists for this architecture).
 const char* active_cpu_isa();
 
 // The builds this CPU can run, narrowest first.
 std::vector<std::string> supported_cpu_isas();
 
-// y[i] = f(x[i]) for a function of simd_math.h as the named build computes it.
+// y[i] = f(x[i]) for a function of float_math.h as the named build computes it.
 // Throws std::invalid_argument for a build this CPU cannot run.
 enum class FloatFunction { kExp, kExpNonpositive, kExpm1, kExpm1Nonpositive, kLog1pUnit, kTanh, kErfc };
 void float_math_cpu(const std::string& isa, FloatFunction function, const float* x, float* y, int64_t n);

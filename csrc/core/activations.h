@@ -10,8 +10,8 @@
 
 #include <type_traits>
 
-#include "activation_table.h"
-#include "math.h"
+#include "core/activation_table.h"
+#include "core/activation_math.h"
 
 namespace spatial_ops {
 SO_ISA_BEGIN

@@ -1,4 +1,4 @@
-#include "activation_table.h"
+#include "core/activation_table.h"
 
 namespace spatial_ops {
 namespace {

@@ -10,10 +10,10 @@
 #include <cstring>
 #include <string>
 
-#include "activations.h"
-#include "cuda_plan.h"
-#include "spec.h"
-#include "storage.h"
+#include "core/activations.h"
+#include "cuda/launch_plan.h"
+#include "core/spec.h"
+#include "core/storage.h"
 
 namespace spatial_ops {
 SO_ISA_BEGIN

@@ -2,9 +2,9 @@
 #include <memory>
 #include <type_traits>
 
-#include "cpu.h"
-#include "cpu_isa.h"
-#include "cpu_common.h"
+#include "cpu/spatial_dense_cpu.h"
+#include "cpu/isa.h"
+#include "cpu/loop_common.h"
 
 namespace spatial_ops {
 SO_ISA_BEGIN
@@ -27,7 +27,8 @@ int64_t batch_blocks(int64_t batch, int64_t n_total, int64_t spatial_blocks) {
 // alike: g[i] along the span, or one g[0] for all of it (a reduced axis), all
 // in the compute type (a mean's division by R already done). dz = g * act'(z);
 // dx = dz * kernel; dkernel and dbias accumulate. Restrict-qualified
-// pointers and no branches let the compiler vectorise it.
+// pointers and no branches let the compiler vectorise it. Reached through
+// pointers (loop_common.h says why).
 template <class Act, bool kScalarDy, class T>
 void backward_span(int64_t length, const T* __restrict__ g, const T* __restrict__ x,
                    const T* __restrict__ kernel, const T* __restrict__ bias, T* __restrict__ dx,
@@ -42,13 +43,25 @@ void backward_span(int64_t length, const T* __restrict__ g, const T* __restrict_
   }
 }
 
-template <class S, class Act>
+// An activation's backward_span for compute type T: with dy along the span,
+// and with one dy for all of it.
+template <class T> struct BackwardLoops {
+  using Span = void (*)(int64_t length, const T* g, const T* x, const T* kernel, const T* bias, T* dx,
+                        T* acc_kernel, T* acc_bias, Params<T> params);
+  Span span, span_scalar_dy;
+};
+template <class Act, class T> struct BackwardLoopsOf {
+  static constexpr BackwardLoops<T> loops{backward_span<Act, false, T>, backward_span<Act, true, T>};
+};
+
+template <class S>
 struct Backward {
   using T = compute_t<S>;
   const SpatialDenseSpec& spec;
   const Params<T> params;
   const S* dy;
   const weight_t<S> *kernel, *bias;
+  const BackwardLoops<T>& loops;
 
   // A chunk [n0, n1) of batch row b: xs[0, n1 - n0) holds x there in the
   // compute type, and without a reduction dys dy; dx_out receives dx. With
@@ -59,13 +72,12 @@ struct Backward {
   void row(int64_t b, int64_t n0, int64_t n1, const T* xs, const T* dys, T* dx_out, T* acc_kernel,
            T* acc_bias) const {
     const auto& shape = spec.shape;
-    const auto span = [&](auto scalar_dy, int64_t n, int64_t length, const T* g_span) {
-      backward_span<Act, decltype(scalar_dy)::value>(length, g_span, xs + (n - n0), kernel + n,
-                                                     bias + n, dx_out + (n - n0), acc_kernel + n,
-                                                     acc_bias + n, params);
+    const auto span = [&](bool scalar_dy, int64_t n, int64_t length, const T* g_span) {
+      (scalar_dy ? loops.span_scalar_dy : loops.span)(length, g_span, xs + (n - n0), kernel + n, bias + n,
+                                                      dx_out + (n - n0), acc_kernel + n, acc_bias + n, params);
     };
     if (!spec.reduces()) {
-      span(std::false_type{}, n0, n1 - n0, dys);
+      span(false, n0, n1 - n0, dys);
       return;
     }
     const T divisor = spec.reduction == Reduction::kMean ? T(shape.reduced) : T(1);
@@ -77,7 +89,7 @@ struct Backward {
       if (shape.inner == 1) {  // one dy value for a span along r
         const int64_t length = std::min(shape.reduced - r, n1 - n);
         const T g = load(dy_row[a]) / divisor;
-        span(std::true_type{}, n, length, &g);
+        span(true, n, length, &g);
         n += length;
         r = 0;
         ++a;
@@ -89,7 +101,7 @@ struct Backward {
           for (int64_t i = 0; i < length; ++i) g_chunk[i] = g[i] / divisor;
           g = g_chunk;
         }
-        span(std::false_type{}, n, length, g);
+        span(false, n, length, g);
         n += length;
         c = 0;
         if (++r == shape.reduced) { r = 0; ++a; }
@@ -138,9 +150,10 @@ template <class T> class PartialSums {
   bool* release_ = nullptr;  // the thread's in-use flag, while this holds its cached scratch
 };
 
-template <class S, class Act>
+template <class S>
 void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weight_t<S>* kernel,
-              const weight_t<S>* bias, S* dx, S* dkernel, S* dbias, const ParallelFor& parallel_for) {
+              const weight_t<S>* bias, S* dx, S* dkernel, S* dbias, const BackwardLoops<compute_t<S>>& loops,
+              const ParallelFor& parallel_for) {
   using T = compute_t<S>;
   const int64_t n_total = spec.shape.spatial_size(), batch = spec.shape.batch;
   const int64_t spatial_blocks = ceil_div(n_total, kSpatialBlock);
@@ -156,7 +169,7 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weigh
   const PartialSums<T> partials(2 * row_blocks * n_total);
   T* const partial_kernel = partials.data();
   T* const partial_bias = partial_kernel + row_blocks * n_total;
-  const Backward<S, Act> step{spec, Params<T>(spec.params), dy, kernel, bias};
+  const Backward<S> step{spec, Params<T>(spec.params), dy, kernel, bias, loops};
   const int64_t unit_cost = block_rows * std::min(n_total, kSpatialBlock) * kBackwardCyclesPerElement;
   parallel_for(row_blocks * spatial_blocks, unit_cost, [&](int64_t begin, int64_t end) {
     for (int64_t unit = begin; unit < end; ++unit) {
@@ -223,13 +236,12 @@ void SO_ISA_ENTRY(spatial_dense_backward_cpu)(const SpatialDenseSpec& spec, DTyp
                                 void* dkernel, void* dbias, const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
-    dispatch_activation<compute_t<S>>(spec, [&](auto activation) {
-      const cpu::WeightOperands<S> weights(spec, kernel, bias);
-      cpu::backward<S, decltype(activation)>(
-          spec, static_cast<const S*>(dy), static_cast<const S*>(x), weights.kernel(),
-          weights.bias(), static_cast<S*>(dx), static_cast<S*>(dkernel), static_cast<S*>(dbias),
-          parallel_for);
-    });
+    using T = compute_t<S>;
+    const cpu::BackwardLoops<T>& loops = cpu::loops_for<cpu::BackwardLoopsOf, T>(spec);
+    const cpu::WeightOperands<S> weights(spec, kernel, bias);
+    cpu::backward<S>(spec, static_cast<const S*>(dy), static_cast<const S*>(x), weights.kernel(),
+                     weights.bias(), static_cast<S*>(dx), static_cast<S*>(dkernel), static_cast<S*>(dbias),
+                     loops, parallel_for);
   });
 }
 

@@ -1,14 +1,14 @@
 // The few math functions the activations need, overloaded for float and
 // double so one template serves both, callable from host and device code.
-// float on the host uses simd_math.h (vectorisable); double and the device use
+// float on the host uses float_math.h (vectorisable); double and the device use
 // libm / CUDA's own functions.
 #pragma once
 
 #include <math.h>
 
-#include "portability.h"
+#include "core/portability.h"
 #if !defined(__CUDA_ARCH__)
-#include "simd_math.h"
+#include "core/float_math.h"
 #endif
 
 namespace spatial_ops {
@@ -25,18 +25,18 @@ namespace math {
   SO_HD float name(float v) { return SO_FLOAT_FN(float_fn, fast_fn)(v); }   \
   SO_HD double name(double v) { return ::double_fn(v); }
 
-SO_UNARY(exp, expf, simd_math::exp, exp)
-SO_UNARY(expm1, expm1f, simd_math::expm1, expm1)
-SO_UNARY(log1p_unit, log1pf, simd_math::log1p_unit, log1p)  // y in [0, 1]
-SO_UNARY(tanh, tanhf, simd_math::tanh, tanh)
-SO_UNARY(erfc, erfcf, simd_math::erfc, erfc)
+SO_UNARY(exp, expf, float_math::exp, exp)
+SO_UNARY(expm1, expm1f, float_math::expm1, expm1)
+SO_UNARY(log1p_unit, log1pf, float_math::log1p_unit, log1p)  // y in [0, 1]
+SO_UNARY(tanh, tanhf, float_math::tanh, tanh)
+SO_UNARY(erfc, erfcf, float_math::erfc, erfc)
 SO_UNARY(sqrt, sqrtf, ::sqrtf, sqrt)
 SO_UNARY(abs, fabsf, ::fabsf, fabs)
 #undef SO_UNARY
 #undef SO_FLOAT_FN
 
 // exp(min(v, 0)) and expm1(min(v, 0)), NaN kept: the host's float path has
-// cheaper forms for this half of the range (simd_math.h).
+// cheaper forms for this half of the range (float_math.h).
 template <class T> SO_HD T at_most_zero(T v) { return v > T(0) ? T(0) : v; }
 #if defined(__CUDA_ARCH__)
 #define SO_FLOAT_NONPOSITIVE(float_fn, fast_fn, v) ::float_fn(at_most_zero(v))
@@ -47,19 +47,19 @@ template <class T> SO_HD T at_most_zero(T v) { return v > T(0) ? T(0) : v; }
   SO_HD float name(float v) { return SO_FLOAT_NONPOSITIVE(float_fn, fast_fn, v); }  \
   SO_HD double name(double v) { return ::double_fn(at_most_zero(v)); }
 
-SO_UNARY_NONPOSITIVE(exp_nonpositive, expf, simd_math::exp_nonpositive, exp)
-SO_UNARY_NONPOSITIVE(expm1_nonpositive, expm1f, simd_math::expm1_nonpositive, expm1)
+SO_UNARY_NONPOSITIVE(exp_nonpositive, expf, float_math::exp_nonpositive, exp)
+SO_UNARY_NONPOSITIVE(expm1_nonpositive, expm1f, float_math::expm1_nonpositive, expm1)
 #undef SO_UNARY_NONPOSITIVE
 #undef SO_FLOAT_NONPOSITIVE
 
 // erfc(v) and exp(-v^2) together: on the host's float path the second is a
-// step of the first (simd_math.h), which gelu's derivative uses.
+// step of the first (float_math.h), which gelu's derivative uses.
 template <class T> struct ErfcAndGaussian { T erfc, gaussian; };
 SO_HD ErfcAndGaussian<float> erfc_and_gaussian(float v) {
 #if defined(__CUDA_ARCH__)
   return {::erfcf(v), ::expf(-v * v)};
 #else
-  const simd_math::ErfcAndGaussian r = simd_math::erfc_and_gaussian(v);
+  const float_math::ErfcAndGaussian r = float_math::erfc_and_gaussian(v);
   return {r.erfc, r.gaussian};
 #endif
 }

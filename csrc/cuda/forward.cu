@@ -1,9 +1,9 @@
 // CUDA forward: y = reduce(activation(x * kernel + bias)) on the canonical
 // view [B, A, R, C]. One kernel template per shape of work, instantiated once
 // per dtype and activation (dispatch_dtype x dispatch_activation below); the
-// split of the work is cuda_plan.h's, a function of the shape alone.
-#include "cuda.h"
-#include "cuda_common.cuh"
+// split of the work is launch_plan.h's, a function of the shape alone.
+#include "cuda/spatial_dense_cuda.h"
+#include "cuda/device_common.cuh"
 
 namespace spatial_ops {
 SO_ISA_BEGIN

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "portability.h"
-#include "spec.h"
+#include "core/portability.h"
+#include "core/spec.h"
 
 namespace spatial_ops {
 namespace cuda_plan {
