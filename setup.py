@@ -1,9 +1,22 @@
-"""Builds the op library and the pybind11 module with CMake (pybind11's
-cmake_example layout) against the TensorFlow of the environment being
-installed into, and pins that TensorFlow in the wheel's metadata."""
+"""Builds spatial_ops' compiled parts with CMake (pybind11's cmake_example
+layout): always the pybind11 module `_core` (the kernels, no framework), and
+the TensorFlow op library when the environment being installed into has
+TensorFlow, whose release the wheel then pins.
+
+Environment knobs (all optional):
+  SPATIAL_OPS_WITH_TF         auto (default): the op library when TensorFlow is
+                              found; 1: require it; 0: never build it
+  SPATIAL_OPS_TF_PYTHON       the interpreter whose TensorFlow to build against
+                              (default: the one running the build, with pip's
+                              isolation lifted for the question)
+  CMAKE_ARGS                  extra CMake arguments, e.g. "-DSPATIAL_OPS_CUDA=OFF"
+  CMAKE_BUILD_TYPE            Release (default), RelWithDebInfo, Debug, ...
+  CMAKE_BUILD_PARALLEL_LEVEL  compile jobs (default: every core)
+"""
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,43 +54,22 @@ print(json.dumps({
 """
 
 
-def _pip_parent_python():
-    """The interpreter that runs pip, seen from the build backend (Linux).
-
-    pip builds in an isolated environment whose interpreter does not see the
-    target's site-packages; the process that launched the backend is the
-    target's own interpreter, named by its argv[0].
-    """
-    proc = Path(f"/proc/{os.getppid()}")
-    try:
-        argv0 = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
-        cwd = os.readlink(proc / "cwd")
-        environ = dict(
-            entry.split("=", 1)
-            for entry in (proc / "environ").read_bytes().decode(errors="replace").split("\0")
-            if "=" in entry
-        )
-    except OSError:
-        return None
-    if "/" in argv0:
-        return os.path.join(cwd, argv0)
-    return shutil.which(argv0, path=environ.get("PATH"))
-
-
 def describe_tensorflow():
-    candidates = [os.environ.get("SPATIAL_OPS_TF_PYTHON"), sys.executable, _pip_parent_python()]
+    """The target environment's TensorFlow, or None.
+
+    pip builds in an isolated environment: the backend runs the target's own
+    interpreter (sys.executable) with PYTHONPATH and PYTHONNOUSERSITE set so
+    that it sees only the build requirements. Asked without them, the same
+    interpreter sees the target's site-packages.
+    """
+    python = os.environ.get("SPATIAL_OPS_TF_PYTHON") or sys.executable
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONNOUSERSITE")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    for python in filter(None, candidates):
-        result = subprocess.run([python, "-c", _DESCRIBE_TENSORFLOW], env=env,
-                                capture_output=True, text=True, check=False)
-        if result.returncode == 0:
-            return json.loads(result.stdout.strip().splitlines()[-1])
-    sys.exit(
-        "spatial_ops builds against the TensorFlow of the environment it is installed into, "
-        "and found none. Install it first (pip install tensorflow-cpu==2.21.0), then "
-        "pip install . (or set SPATIAL_OPS_TF_PYTHON to the interpreter that has TensorFlow)."
-    )
+    result = subprocess.run([python, "-c", _DESCRIBE_TENSORFLOW], env=env,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def check_supported(tensorflow):
@@ -89,12 +81,34 @@ def check_supported(tensorflow):
             f"spatial_ops supports TensorFlow {SUPPORTED_TENSORFLOW} (pyproject.toml), but "
             f"{tensorflow['python']} has TensorFlow {tensorflow['version']}. Install a supported "
             "release (pip install tensorflow-cpu==2.21.0), or set SPATIAL_OPS_ALLOW_UNSUPPORTED_TF=1 "
-            "to try this one anyway (and scripts/tf_matrix.sh to test it)."
+            "to try this one anyway (and scripts/tf_matrix.sh to test it), or SPATIAL_OPS_WITH_TF=0 "
+            "to build without the TensorFlow op library."
         )
 
 
-TENSORFLOW = describe_tensorflow()
-check_supported(TENSORFLOW)
+def target_tensorflow():
+    """The TensorFlow to build the op library against, or None for none."""
+    wanted = os.environ.get("SPATIAL_OPS_WITH_TF", "auto").lower()
+    if wanted not in ("auto", "1", "0"):
+        sys.exit(f"SPATIAL_OPS_WITH_TF must be auto, 1 or 0, got {wanted!r}")
+    if wanted == "0":
+        return None
+    tensorflow = describe_tensorflow()
+    if tensorflow is None:
+        if wanted == "1":
+            sys.exit(
+                "SPATIAL_OPS_WITH_TF=1, but no TensorFlow was found in the environment being "
+                "installed into. Install it first (pip install tensorflow-cpu==2.21.0), or set "
+                "SPATIAL_OPS_TF_PYTHON to the interpreter that has it."
+            )
+        print("spatial_ops: no TensorFlow in the target environment; building without the "
+              "TensorFlow op library (install TensorFlow, then reinstall spatial_ops, to add it)")
+        return None
+    check_supported(tensorflow)
+    return tensorflow
+
+
+TENSORFLOW = target_tensorflow()
 
 
 class CMakeExtension(Extension):
@@ -119,21 +133,31 @@ class CMakeBuild(build_ext):
             f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={package_dir}",
             f"-DPython_EXECUTABLE={sys.executable}",
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
-            f"-DTF_COMPILE_FLAGS={';'.join(TENSORFLOW['compile_flags'])}",
-            f"-DTF_LINK_FLAGS={';'.join(TENSORFLOW['link_flags'])}",
-            f"-DTF_VERSION={TENSORFLOW['version']}",
-            f"-DCMAKE_BUILD_TYPE={os.environ.get('SPATIAL_OPS_BUILD_TYPE', 'Release')}",
-        ] + os.environ.get("SPATIAL_OPS_CMAKE_ARGS", "").split()
+            f"-DCMAKE_BUILD_TYPE={os.environ.get('CMAKE_BUILD_TYPE', 'Release')}",
+        ]
+        if TENSORFLOW is None:
+            configure.append("-DSPATIAL_OPS_WITH_TF=OFF")
+        else:
+            configure += [
+                "-DSPATIAL_OPS_WITH_TF=ON",
+                f"-DTF_COMPILE_FLAGS={';'.join(TENSORFLOW['compile_flags'])}",
+                f"-DTF_LINK_FLAGS={';'.join(TENSORFLOW['link_flags'])}",
+                f"-DTF_VERSION={TENSORFLOW['version']}",
+            ]
+        # Last, so that they override the defaults above.
+        configure += shlex.split(os.environ.get("CMAKE_ARGS", ""))
         subprocess.run(configure, cwd=build_dir, check=True)
-        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
+        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or str(os.cpu_count() or 1)
         subprocess.run(["cmake", "--build", ".", "--parallel", jobs], cwd=build_dir, check=True)
         self._write_build_info(package_dir)
 
     @staticmethod
     def _write_build_info(package_dir):
-        info = {key: TENSORFLOW[key] for key in ("version", "distribution", "cxx11_abi")}
+        info = {key: TENSORFLOW[key] for key in ("version", "distribution", "cxx11_abi")} if TENSORFLOW \
+            else {"version": None, "distribution": None, "cxx11_abi": None}
         (package_dir / "_build_info.py").write_text(
-            '"""Written by setup.py: the TensorFlow this build of spatial_ops is for."""\n'
+            '"""Written by setup.py: the TensorFlow this build of spatial_ops is for\n'
+            '(None: built without the TensorFlow op library)."""\n'
             f"TF_VERSION = {info['version']!r}\n"
             f"TF_DISTRIBUTION = {info['distribution']!r}\n"
             f"CXX11_ABI = {info['cxx11_abi']!r}\n"
@@ -142,9 +166,10 @@ class CMakeBuild(build_ext):
         )
 
 
+# An op library is valid for exactly the TensorFlow it was compiled against.
+tensorflow_requirement = [] if TENSORFLOW is None else [f"{TENSORFLOW['distribution']}=={TENSORFLOW['version']}"]
 setup(
     ext_modules=[CMakeExtension("spatial_ops._core")],
     cmdclass={"build_ext": CMakeBuild},
-    # A build is valid for exactly the TensorFlow it was compiled against.
-    install_requires=[f"{TENSORFLOW['distribution']}=={TENSORFLOW['version']}"],
+    install_requires=["numpy", "keras>=3.15"] + tensorflow_requirement,
 )
