@@ -35,19 +35,20 @@ def median_seconds(fn, repeats=15):
 
 
 def activations():
-    """(kernel row name, params), one for every row of the activation table."""
-    return [(name, resolve(identifier).params) for name, identifier in every_activation()]
+    """(table row, params), one for every row of the activation table."""
+    return [(table_row, resolve(activation).params) for table_row, activation in every_activation()]
 
 
-def cost(dtype, name, params, repeats=15):
+def cost(dtype, table_row, params, repeats=15):
     rng = np.random.default_rng(0)
     x, kernel, bias = (rng.normal(size=s).astype(dtype) for s in (SHAPE, SHAPE[1:], SHAPE[1:]))
     y, dy = np.empty_like(x), rng.normal(size=SHAPE).astype(dtype)
-    forward = median_seconds(lambda: _core.forward(x, kernel, bias, name, list(params), "none", out=y), repeats)
+    forward = median_seconds(lambda: _core.forward(x, kernel, bias, table_row, list(params), "none", out=y),
+                             repeats)
     # Outputs preallocated, as for the forward: a fresh array per call would
     # time the page faults of its first touch (tens of ns/el on some VMs).
     gradients = (np.empty_like(x), np.empty_like(kernel), np.empty_like(bias))
-    backward = median_seconds(lambda: _core.backward(dy, x, kernel, bias, name, list(params), "none",
+    backward = median_seconds(lambda: _core.backward(dy, x, kernel, bias, table_row, list(params), "none",
                                                      out=gradients), repeats)
     return forward * 1e9 / x.size, backward * 1e9 / x.size
 
@@ -57,12 +58,12 @@ def table(dtypes=(np.float32, tf.bfloat16.as_numpy_dtype, np.float16)):
     lines = [f"CPU build {_core.active_cpu_isa()}, x {SHAPE} per call, one thread, ns per element:\n",
              "| activation | " + " | ".join(f"{np.dtype(d).name} forward | backward" for d in dtypes) + " |",
              "|---|" + "---|---|" * len(dtypes)]
-    for name, params in activations():
+    for table_row, params in activations():
         cells = []
         for dtype in dtypes:
-            forward, backward = cost(dtype, name, params)
+            forward, backward = cost(dtype, table_row, params)
             cells += [f"{forward:.3f}", f"{backward:.3f}"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {table_row} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

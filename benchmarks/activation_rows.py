@@ -1,21 +1,20 @@
 """One activation per row of the kernels' activation table, as a user passes
-it: what the benchmarks that cover every fused activation run."""
+it: what the benchmarks that cover every fused activation run. Taken from
+the tests' activation catalogue (tests/helpers/activation_catalogue.py)."""
 
-from spatial_ops import FUSED_ACTIVATION_NAMES, Activation
-from spatial_ops.activations import resolve
+import sys
+from pathlib import Path
 
-# Rows that Keras' defaults do not reach: parameterised forms.
-PARAMETERISED = [Activation("relu", negative_slope=0.1), Activation("relu", max_value=6.0, threshold=0.5),
-                 Activation("gelu", approximate=True), Activation("threshold", threshold=0.0, default_value=0.0)]
+from spatial_ops import Activation
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers.activation_catalogue import CATALOGUE  # noqa: E402
 
 
 def every_activation():
-    """(kernel row name, identifier), one for every row of the activation table."""
-    rows = {}
-    for identifier in list(FUSED_ACTIVATION_NAMES) + PARAMETERISED:
-        try:
-            resolved = resolve(identifier)
-        except ValueError:  # a Keras activation with required arguments: in PARAMETERISED
-            continue
-        rows.setdefault(resolved.fused_name, identifier)
-    return list(rows.items())
+    """(table row, activation), the catalogue's first entry for each row of
+    the table, in the order of the rows' names."""
+    first = {}
+    for case in CATALOGUE:
+        first.setdefault(case.table_row, case)
+    return [(table_row, first[table_row].user_form(Activation)) for table_row in sorted(first)]

@@ -9,7 +9,7 @@ A full run also measures training-step peak memory (benchmarks/peak_memory.py)
 and each activation's compute cost (benchmarks/activation_cost.py), and keeps
 their tables in benchmarks/last_peak_memory.md and last_activation_cost.md for
 re-rendering. The GPU section is benchmarks/gpu/last_gpu_benchmark.md, the
-latest run of benchmarks/gpu/run_on_gpu.sh on a GPU machine, as committed.
+latest run of scripts/gpu/run_on_gpu.sh on a GPU machine, as committed.
 
 The floor is the bytes a pass must move over the bandwidth of a large copy
 measured in the same run: forward reads x and writes y; a training step also
@@ -45,7 +45,7 @@ def parse(json_path):
     for bench in data["benchmarks"]:
         params, median = bench["params"], bench["stats"]["median"]
         if bench["name"].startswith("test_fused_every_activation"):
-            every[(tuple(params["size"]), params["row"], params["pass_"], params["reduce_axis"])] = median
+            every[(tuple(params["size"]), params["table_row"], params["pass_"], params["reduce_axis"])] = median
             continue
         if bench["name"].startswith("test_fused_half_types"):
             halves[_pass_key(params)][params["dtype"]] = median
@@ -137,11 +137,12 @@ def every_table(copies, reads, fills, every):
     """Each fused activation's forward and training step over its floor."""
     rows = ["| size | activation | forward / floor | reduced forward / read | training step / floor "
             "| / (floor + fill) | reduced training step / floor |", "|---|---|---|---|---|---|---|"]
-    for size, row in sorted({(k[0], k[1]) for k in every}, key=lambda k: (_elements(k[0]), k[1])):
-        t = lambda pass_, reduce_axis: every[(size, row, pass_, reduce_axis)]  # noqa: E731
+    for size, table_row in sorted({(k[0], k[1]) for k in every}, key=lambda k: (_elements(k[0]), k[1])):
+        t = lambda pass_, reduce_axis: every[(size, table_row, pass_, reduce_axis)]  # noqa: E731
         floor = lambda pass_, reduce_axis: floor_seconds(size, pass_, reduce_axis, copies[size])  # noqa: E731
         step = t("training_step", None)
-        rows.append(f"| {'x'.join(map(str, size))} | {row} | {t('forward', None) / floor('forward', None):.2f} | "
+        rows.append(f"| {'x'.join(map(str, size))} | {table_row} | "
+                    f"{t('forward', None) / floor('forward', None):.2f} | "
                     f"{t('forward', -1) / reads[size]:.2f} | {step / floor('training_step', None):.2f} | "
                     f"{step / (floor('training_step', None) + fills[size]):.2f} | "
                     f"{t('training_step', -1) / floor('training_step', -1):.2f} |")

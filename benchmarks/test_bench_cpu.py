@@ -133,11 +133,12 @@ EVERY_ACTIVATION = dict(every_activation())
 
 
 @pytest.mark.parametrize("reduce_axis", REDUCE_AXES, ids=str)
-@pytest.mark.parametrize("row", list(EVERY_ACTIVATION))
+@pytest.mark.parametrize("table_row", list(EVERY_ACTIVATION))
 @pytest.mark.parametrize("pass_", ["forward", "training_step"])
 @pytest.mark.parametrize("size", [HALF_SIZE], ids=lambda s: "x".join(map(str, s)))
-def test_fused_every_activation(benchmark, size, pass_, row, reduce_axis):
-    time_pass(benchmark, spatial_ops.spatial_dense, pass_, *operands(size), EVERY_ACTIVATION[row], reduce_axis)
+def test_fused_every_activation(benchmark, size, pass_, table_row, reduce_axis):
+    time_pass(benchmark, spatial_ops.spatial_dense, pass_, *operands(size), EVERY_ACTIVATION[table_row],
+              reduce_axis)
 
 
 def test_peak_memory_script_runs():
@@ -151,7 +152,8 @@ def test_activation_cost_script_runs():
     """benchmarks/activation_cost.py on every fused row, one call each (it measures, never judges)."""
     import activation_cost
     rows = activation_cost.activations()
-    assert sorted(name for name, _ in rows) == sorted(n.strip() for n in spatial_ops._core.activation_names().split(","))
-    for name, params in rows:
-        forward, backward = activation_cost.cost(np.float32, name, params, repeats=1)
+    assert sorted(table_row for table_row, _ in rows) == sorted(
+        n.strip() for n in spatial_ops._core.activation_names().split(","))
+    for table_row, params in rows:
+        forward, backward = activation_cost.cost(np.float32, table_row, params, repeats=1)
         assert forward > 0 and backward > 0

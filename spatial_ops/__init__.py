@@ -1,21 +1,55 @@
-"""spatial_ops: a fused per-location weight, bias and activation for
-TensorFlow/Keras, y = reduce(activation(x * kernel + bias)), in one pass
-forward and one pass backward on the CPU (C++) and NVIDIA GPUs (CUDA)."""
+"""spatial_ops: a fused per-location weight, bias and activation for Keras,
+y = reduce(activation(x * kernel + bias)), in one pass forward and one pass
+backward on the CPU (C++) and NVIDIA GPUs (CUDA).
 
+The package itself is backend-neutral; each framework's front-end is a
+subpackage, imported only when that framework is in use. Today that is
+spatial_ops.tensorflow: it is imported here, and its op library loaded,
+when TensorFlow is Keras' backend (or tf_keras builds the models,
+TF_USE_LEGACY_KERAS); otherwise spatial_dense and reference import it on
+first use."""
+
+import importlib
 import os
 
-from . import reference
+import keras
+
 from .activations import FUSED_ACTIVATION_NAMES, Activation
-from .compat import Custom2DDense, Custom2DDenseActivation, Custom2DDenseSummation
-from .ops import spatial_dense
+from .seed_layers import Custom2DDense, Custom2DDenseActivation, Custom2DDenseSummation
 
 # SpatialDense is built on the Keras that tf.keras is: tf_keras when
 # TF_USE_LEGACY_KERAS is set (TensorFlow reads it the same way), else Keras 3.
-# Both stay reachable: spatial_ops.layers and spatial_ops.tf_keras_layers.
-if os.environ.get("TF_USE_LEGACY_KERAS") in ("true", "True", "1"):
-    from .tf_keras_layers import SpatialDense
+# Both stay reachable: spatial_ops.layers and spatial_ops.tensorflow.tf_keras_layers.
+_LEGACY_KERAS = os.environ.get("TF_USE_LEGACY_KERAS") in ("true", "True", "1")
+if _LEGACY_KERAS:
+    from .tensorflow.tf_keras_layers import SpatialDense
 else:
     from .layers import SpatialDense
+
+if _LEGACY_KERAS or keras.backend.backend() == "tensorflow":
+    from . import tensorflow as _tensorflow_front_end
+
+    # Registers the ops (a SavedModel that uses them loads after `import
+    # spatial_ops`) and reports a missing or mismatched build now.
+    _tensorflow_front_end.load_op_library()
+    from . import reference
+    spatial_dense = _tensorflow_front_end.spatial_dense
+
+
+def __getattr__(name):
+    """spatial_dense and reference on another Keras backend: the TensorFlow
+    front-end, imported on first use (raising the loader's ImportError when
+    TensorFlow or the op library is missing)."""
+    if name == "reference":
+        return importlib.import_module(".reference", __name__)
+    if name != "spatial_dense":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import tensorflow as front_end
+
+    front_end.load_op_library()
+    globals()[name] = front_end.spatial_dense
+    return front_end.spatial_dense
+
 
 __version__ = "0.1.0"
 

@@ -1,15 +1,17 @@
 """What SpatialDense does, written once for both Keras flavours: Keras 3
-(spatial_ops.layers) and tf_keras (spatial_ops.tf_keras_layers). A flavour
-mixes this class into its own Layer base and names its Keras module in
-_keras, whose initializers, regularizers and constraints it uses.
+(spatial_ops.layers) and tf_keras (spatial_ops.tensorflow.tf_keras_layers).
+A flavour mixes this class into its own Layer base, names its Keras module
+in _keras, whose initializers, regularizers and constraints it uses, and
+gives in _front_end the framework front-end that runs the math (today
+spatial_ops.tensorflow, the only one). Nothing here imports TensorFlow.
 
 Activations always resolve through Keras 3 (spatial_ops.activations): they
-select rows of the fused kernel's table, whichever Keras builds the model.
+select rows of the C++ activation table, whichever Keras builds the model.
 """
 
 import keras
 
-from . import _operands, _xla, activations, ops, reference
+from . import _shapes, activations
 
 
 class SpatialDenseLogic:
@@ -31,15 +33,20 @@ class SpatialDenseLogic:
     """
 
     _keras = None  # the flavour's Keras module
+    # The flavour's staticmethod that returns the front-end module for the
+    # framework in use (spatial_dense, reference.spatial_dense, in_xla_context,
+    # keras_is_resolving_auto_jit), or raises NotImplementedError naming the fix.
+    _front_end = None
 
     def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
                  kernel_initializer="ones", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, weight_shape=None, fused="auto",
                  **kwargs):
+        self._front_end()  # refuse a framework without a front-end now, not at the first call
         flavour = self._keras
         super().__init__(activity_regularizer=flavour.regularizers.get(activity_regularizer), **kwargs)
-        _operands.check_reduction(reduction)
+        _shapes.check_reduction(reduction)
         if not (isinstance(fused, bool) or fused == "auto"):
             raise ValueError(f'fused must be "auto", True or False, got {fused!r}')
         activations.resolve(activation)  # refuse a bad activation now
@@ -59,7 +66,7 @@ class SpatialDenseLogic:
 
     @property
     def supports_jit(self):
-        return self.fused is False or not _xla.keras_is_resolving_auto_jit()
+        return self.fused is False or not self._front_end().keras_is_resolving_auto_jit()
 
     @supports_jit.setter
     def supports_jit(self, value):
@@ -73,9 +80,9 @@ class SpatialDenseLogic:
                 f"SpatialDense needs an input (batch, d1, ..., dk) with known spatial "
                 f"dimensions, got input shape {input_shape}"
             )
-        _operands.normalize_reduce_axes(self.reduce_axis, len(input_shape))
+        _shapes.normalize_reduce_axes(self.reduce_axis, len(input_shape))
         shape = self.weight_shape if self.weight_shape is not None else spatial
-        _operands.check_broadcastable(shape, spatial, "weight_shape")
+        _shapes.check_broadcastable(shape, spatial, "weight_shape")
         self.kernel = self.add_weight(
             name="kernel", shape=shape, initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
@@ -85,13 +92,14 @@ class SpatialDenseLogic:
         ) if self.use_bias else None
 
     def call(self, inputs):
-        if self.fused is True and _xla.in_xla_context():
+        front_end = self._front_end()
+        if self.fused is True and front_end.in_xla_context():
             raise ValueError(
                 f"SpatialDense {self.name!r} has fused=True, but it is being compiled with XLA "
                 "(jit_compile=True), which cannot compile the fused custom op. Use "
                 'fused="auto" to run the composite math under XLA, or compile without XLA.'
             )
-        implementation = reference if self.fused is False else ops
+        implementation = front_end.reference if self.fused is False else front_end
         return implementation.spatial_dense(inputs, self.kernel, self.bias,
                                             activation=self.activation,
                                             reduce_axis=self.reduce_axis,
@@ -102,7 +110,7 @@ class SpatialDenseLogic:
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
-        axes = _operands.normalize_reduce_axes(self.reduce_axis, len(input_shape))
+        axes = _shapes.normalize_reduce_axes(self.reduce_axis, len(input_shape))
         return tuple(d for i, d in enumerate(input_shape) if i not in axes)
 
     def get_config(self):

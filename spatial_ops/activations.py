@@ -1,7 +1,7 @@
-"""Which activations run inside the fused kernel, and with which parameters.
+"""Which activations run inside the fused op, and with which parameters.
 
 Every element-wise Keras 3 activation maps to a row of the C++ activation table
-(csrc/kernels/activations.h). Parameterised forms are reached with a
+(csrc/core/activation_table.h). Parameterised forms are reached with a
 functools.partial of the Keras function or with `Activation("elu", alpha=0.3)`.
 Anything else is a plain callable, applied after the fused affine op.
 """
@@ -19,16 +19,16 @@ from keras import activations as keras_activations
 
 @dataclasses.dataclass(frozen=True)
 class _Fusable:
-    kernel_name: str
+    table_row: str
     param_names: Tuple[str, ...] = ()  # Keras keyword arguments, in C++ order
 
-    def kernel_row(self, arguments):
-        """(C++ row name, parameters) for the bound Keras arguments."""
-        return self.kernel_name, tuple(_as_param(arguments[n], n) for n in self.param_names)
+    def table_entry(self, arguments):
+        """(C++ table row, parameters) for the bound Keras arguments."""
+        return self.table_row, tuple(_as_param(arguments[n], n) for n in self.param_names)
 
 
 class _Gelu(_Fusable):
-    def kernel_row(self, arguments):
+    def table_entry(self, arguments):
         return ("gelu_tanh" if arguments["approximate"] else "gelu"), ()
 
 
@@ -38,20 +38,20 @@ def _float32(value):
 
 class _LeakyRelu(_Fusable):
     # tf.nn.leaky_relu holds its slope in a float32 attribute.
-    def kernel_row(self, arguments):
+    def table_entry(self, arguments):
         return "leaky_relu", (_float32(_as_param(arguments["negative_slope"], "negative_slope")),)
 
 
 class _Relu(_Fusable):
     # keras' relu: tf.nn.relu with the defaults, tf.nn.leaky_relu with only a
     # slope, else the general form (a row of its own keeps plain relu branch-free).
-    def kernel_row(self, arguments):
+    def table_entry(self, arguments):
         slope, max_value, threshold = (arguments[n] for n in self.param_names)
         if slope == 0 and max_value is None and threshold == 0:
             return "relu", ()
         if max_value is None and threshold == 0:
-            return _LeakyRelu("leaky_relu").kernel_row(arguments)
-        return super().kernel_row(arguments)
+            return _LeakyRelu("leaky_relu").table_entry(arguments)
+        return super().table_entry(arguments)
 
 
 _FUSABLE = {
@@ -83,15 +83,16 @@ _FUSABLE = {
     keras_activations.threshold: _Fusable("threshold", ("threshold", "default_value")),
 }
 
-# Keras names (aliases included) whose activation runs inside the kernel.
+# Keras names (aliases included) whose activation runs inside the fused op.
 FUSED_ACTIVATION_NAMES = tuple(sorted([fn.__name__ for fn in _FUSABLE] + ["swish", "hard_swish"]))
 
 
 @dataclasses.dataclass(frozen=True)
 class ResolvedActivation:
-    """fused_name is the C++ table row (None: not fusable); fn is the Keras math."""
+    """table_row is the row of the C++ activation table (None: not fusable),
+    params its parameters; fn is the Keras math."""
 
-    fused_name: Optional[str]
+    table_row: Optional[str]
     params: Tuple[float, ...]
     fn: Callable
 
@@ -145,8 +146,8 @@ def _as_param(value, name):
 
 
 def resolve(identifier) -> ResolvedActivation:
-    """Maps None, a name, a Keras function, a partial or an Activation to the
-    fused kernel row and parameters; other callables come back unfused.
+    """Maps None, a name, a Keras function, a partial or an Activation to its
+    row of the C++ activation table and parameters; other callables come back unfused.
     Memoised for hashable identifiers: an eager call on a tiny tensor would
     otherwise spend most of its time here."""
     try:
@@ -171,5 +172,5 @@ def _resolve(identifier):
     except TypeError as error:
         raise ValueError(f"activation {fn.__name__}: {error}") from None
     bound.apply_defaults()
-    name, params = fusable.kernel_row(bound.arguments)
-    return ResolvedActivation(name, params, reference)
+    table_row, params = fusable.table_entry(bound.arguments)
+    return ResolvedActivation(table_row, params, reference)

@@ -13,8 +13,10 @@ import tensorflow as tf
 import spatial_ops
 from spatial_ops import _core
 from spatial_ops.activations import resolve
-from reference_checks import assert_close_at_scale, forward_and_gradients, rounded_to, term_magnitudes
-from support import ACTIVATIONS, DTYPES, assert_close, draw_operands, numpy_dtype, reference_dtype
+from helpers.reference_checks import assert_close_at_scale, forward_and_gradients, rounded_to, term_magnitudes
+from helpers.support import ACTIVATIONS, DTYPES, assert_close, draw_operands, numpy_dtype, reference_dtype
+
+pytestmark = pytest.mark.sanitized
 
 THREADS = 16
 CALLS_PER_THREAD = 6
@@ -131,8 +133,8 @@ def test_numpy_binding_from_threads_matches_single_calls_bitwise(rng):
 
     def run(call):
         x, kernel, bias, dy = call
-        y = _core.forward(x, kernel, bias, act.fused_name, list(act.params), "mean")
-        return [y, *_core.backward(dy, x, kernel, bias, act.fused_name, list(act.params), "mean")]
+        y = _core.forward(x, kernel, bias, act.table_row, list(act.params), "mean")
+        return [y, *_core.backward(dy, x, kernel, bias, act.table_row, list(act.params), "mean")]
 
     alone = [run(call) for call in calls]
     together = run_in_threads(lambda i: run(calls[i]), list(range(len(calls))))

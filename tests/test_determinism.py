@@ -13,7 +13,7 @@ import tensorflow as tf
 import spatial_ops
 from spatial_ops import _core
 
-PROBE = Path(__file__).with_name("determinism_probe.py")
+PROBE = Path(__file__).parent / "helpers" / "determinism_probe.py"
 
 
 def test_repeated_calls_are_bitwise_identical(rng):
@@ -46,7 +46,7 @@ def test_one_and_two_intra_op_threads_agree_bitwise():
 def test_the_fma_builds_give_the_same_bits():
     """The AVX2 and AVX-512 builds run the same IEEE operations in the same
     order (FMA in both), only wider. The AVX baseline has no FMA: its math
-    is checked for accuracy on its own (test_simd_math.py)."""
+    is checked for accuracy on its own (test_float_math.py)."""
     fma_builds = [isa for isa in _core.supported_cpu_isas() if isa in ("avx2", "avx512")]
     if len(fma_builds) < 2:
         pytest.skip(f"this CPU runs only {fma_builds} of the FMA builds")

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from processes import run_python
-from support import assert_close
+from helpers.processes import run_python
+from helpers.support import assert_close
 
-SCRIPT = Path(__file__).with_name("distributed_training.py")
+SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "distributed_training.py"
 WORKER_TIMEOUT_S = 100
 
 

@@ -7,6 +7,8 @@ import tensorflow as tf
 
 import spatial_ops
 
+pytestmark = pytest.mark.sanitized
+
 f32 = lambda *shape: tf.zeros(shape, tf.float32)
 
 

@@ -6,8 +6,10 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, REDUCTIONS_4D, TOLERANCES,
-                     assert_close, both, draw_operands)
+from helpers.support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, REDUCTIONS_4D,
+                             TOLERANCES, assert_close, both, draw_operands)
+
+pytestmark = pytest.mark.quick
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
@@ -45,6 +47,7 @@ SHAPES = [
 ]
 
 
+@pytest.mark.sanitized
 @pytest.mark.parametrize("dtype", [tf.float32, tf.float16], ids=lambda d: d.name)
 @pytest.mark.parametrize("reduce", ["none", "first", "last", "all"])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
@@ -59,6 +62,7 @@ def test_shapes(rng, shape, reduce, dtype):
         assert_close(fused, expected, dtype)
 
 
+@pytest.mark.sanitized
 @pytest.mark.parametrize("weight_shape", [(), (7,), (1, 7), (5, 1), (5, 7), (1, 1)], ids=str)
 @pytest.mark.parametrize("use_bias", [True, False])
 def test_broadcast_weights_and_no_bias(rng, weight_shape, use_bias):

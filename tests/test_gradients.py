@@ -6,8 +6,10 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, assert_close,
-                     draw_operands, numpy_dtype, reference_dtype)
+from helpers.support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, assert_close,
+                             draw_operands, numpy_dtype, reference_dtype)
+
+pytestmark = pytest.mark.quick
 
 
 def gradients(fn, x, kernel, bias, dy, **kwargs):
@@ -42,6 +44,7 @@ def test_every_activation_reduction_dtype(rng, case, reduce_axis, reduction, dty
                     reduce_axis=reduce_axis, reduction=reduction)
 
 
+@pytest.mark.sanitized
 @pytest.mark.parametrize("x_shape,weight_shape,reduce_axis", [
     ((6, 5, 7), (7,), None),
     ((6, 5, 7), (5, 1), -1),
@@ -58,6 +61,7 @@ def test_shapes_and_broadcast_weights(rng, x_shape, weight_shape, reduce_axis, u
                     reduce_axis=reduce_axis, reduction="mean")
 
 
+@pytest.mark.sanitized
 def test_empty_batch_gives_zero_weight_gradients(rng):
     x, kernel, bias = draw_operands(rng, (0, 3, 4), (3, 4), tf.float32)
     dkernel, dbias = gradients(lambda x, k, b: spatial_ops.spatial_dense(x, k, b, activation="tanh"),

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from reference_checks import assert_close_at_scale
-from support import ACTIVATIONS, assert_close, draw_operands
+from helpers.reference_checks import assert_close_at_scale
+from helpers.support import ACTIVATIONS, assert_close, draw_operands
 
 # TensorFlow registers no gradient for SoftsignGrad, so the reference has no
 # second order for softsign: it is checked by finite differences only.

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from support import assert_close
+from helpers.support import assert_close
 
 # Primes, so that a wrapped index lands on another position, not an alias.
 HEIGHT, WIDTH = 251, 263

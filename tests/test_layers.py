@@ -6,7 +6,9 @@ import keras
 import tensorflow as tf
 
 import spatial_ops
-from support import assert_close, draw_operands
+from helpers.support import assert_close, draw_operands
+
+pytestmark = pytest.mark.quick
 
 
 def test_build_creates_weights_of_the_spatial_shape():

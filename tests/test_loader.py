@@ -1,8 +1,9 @@
-"""The loader's ImportErrors: a missing build, a build for another TensorFlow
-release or C++ ABI (told by _build_info.py or by the stamp compiled into the
-library), a missing or corrupt library. Each case is a copy of the installed
-package, damaged on purpose and imported in a fresh process.
-(scripts/tf_matrix.sh also shows each TensorFlow a real build for another.)"""
+"""The loader's ImportErrors: a missing build, a build without TensorFlow or
+for another TensorFlow release or C++ ABI (told by _build_info.py or by the
+stamp compiled into the library), a missing or corrupt library. Each case
+is a copy of the installed package, damaged on purpose and imported in a
+fresh process. (scripts/tf_matrix.sh also shows each TensorFlow a real
+build for another.)"""
 
 import os
 import re
@@ -15,10 +16,12 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
+from spatial_ops.tensorflow._loader import BUILD_STAMP, format_build_stamp
+
+pytestmark = pytest.mark.quick
 
 INSTALLED = Path(spatial_ops.__file__).parent
 RUNNING_ABI = int(tf.sysconfig.CXX11_ABI_FLAG)
-STAMP = re.compile(rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);")
 
 
 def import_error_of(package_dir):
@@ -42,13 +45,12 @@ def rebuild_command_in(message):
 def restamp(library, version=None, cxx11_abi=None):
     """Rewrites the build stamp in the library file (same length, in place)."""
     data = library.read_bytes()
-    match = STAMP.search(data)
+    match = BUILD_STAMP.search(data)
     assert match is not None, "the installed library carries no build stamp"
-    new_version = (version or match[1].decode()).encode()
-    new_abi = str(match[2].decode() if cxx11_abi is None else cxx11_abi).encode()
+    new_version = version or match[1].decode()
     assert len(new_version) == len(match[1]), "the stamp is rewritten in place"
+    stamp = format_build_stamp(new_version, int(match[2]) if cxx11_abi is None else cxx11_abi)
     start, end = match.span()
-    stamp = b"spatial_ops-build-stamp:tensorflow=" + new_version + b";cxx11_abi=" + new_abi + b";"
     library.write_bytes(data[:start] + stamp + data[end:])
 
 
@@ -64,8 +66,13 @@ def package(tmp_path):
     return copy
 
 
+def test_the_stamp_reads_back_as_written():
+    match = BUILD_STAMP.fullmatch(format_build_stamp("2.21.0rc1", 0))
+    assert match is not None and (match[1], match[2]) == (b"2.21.0rc1", b"0")
+
+
 def test_installed_library_is_stamped_with_the_running_tensorflow():
-    match = STAMP.search((INSTALLED / "_spatial_ops_tf.so").read_bytes())
+    match = BUILD_STAMP.search((INSTALLED / "_spatial_ops_tf.so").read_bytes())
     assert match is not None
     assert (match[1].decode(), int(match[2])) == (tf.__version__, RUNNING_ABI)
     info = spatial_ops._build_info
@@ -86,6 +93,14 @@ def test_unbuilt_checkout(package):
     (package / "_build_info.py").unlink()
     message = import_error_of(package)
     assert message.startswith("ImportError: spatial_ops is not built") and "pip install" in message
+
+
+def test_built_without_tensorflow(package):
+    info = package / "_build_info.py"
+    info.write_text(info.read_text().replace("TF_VERSION = ", "TF_VERSION = None  # was "))
+    message = import_error_of(package)
+    assert "built without its TensorFlow op library" in message and f"TensorFlow {tf.__version__} " in message
+    assert rebuild_command_in(message)
 
 
 def test_built_for_another_tensorflow(package):
@@ -132,6 +147,6 @@ def test_library_corrupt(package):
 
 def test_stamped_library_that_fails_to_load(package):
     library = package / "_spatial_ops_tf.so"
-    library.write_bytes(STAMP.search(library.read_bytes())[0])
+    library.write_bytes(BUILD_STAMP.search(library.read_bytes())[0])
     message = import_error_of(package)
     assert "loading" in message and "failed" in message and rebuild_command_in(message)

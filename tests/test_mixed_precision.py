@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 import spatial_ops
-from support import assert_close, draw_operands
+from helpers.support import assert_close, draw_operands
 
 POLICIES = {"mixed_float16": tf.float16, "mixed_bfloat16": tf.bfloat16}
 

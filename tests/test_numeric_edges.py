@@ -6,7 +6,7 @@ At these edges a half-type call is compared with the reference in float32,
 the type the kernels compute half types in, rounded to the half type:
 whether an intermediate overflows or underflows is float32's call there.
 (TensorFlow's own float16 composite rounds z to float16 and overflows
-sooner; the float64 reference of support.py serves the interior, where
+sooner; the float64 reference of helpers/support.py serves the interior, where
 float32 and float64 agree far below the half tolerances.)"""
 
 import ml_dtypes
@@ -15,9 +15,11 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from reference_checks import (assert_close_at_scale, assert_close_elementwise, forward_and_gradients,
-                              term_magnitudes)
-from support import ACTIVATIONS, ACTIVATION_IDS, DTYPES, HALF_DTYPES, draw_operands, numpy_dtype
+from helpers.reference_checks import (assert_close_at_scale, assert_close_elementwise,
+                                      forward_and_gradients, term_magnitudes)
+from helpers.support import ACTIVATIONS, ACTIVATION_IDS, DTYPES, HALF_DTYPES, draw_operands, numpy_dtype
+
+pytestmark = pytest.mark.sanitized
 
 DTYPE_IDS = [d.name for d in DTYPES]
 

@@ -7,13 +7,16 @@ many examples run and whether they are the same every run."""
 import math
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
 import spatial_ops
-from reference_checks import assert_close_at_scale, forward_and_gradients, rounded_to, term_magnitudes
-from support import ACTIVATIONS, DTYPES, draw_operands, numpy_dtype, reference_dtype
+from helpers.reference_checks import assert_close_at_scale, forward_and_gradients, rounded_to, term_magnitudes
+from helpers.support import ACTIVATIONS, DTYPES, draw_operands, numpy_dtype, reference_dtype
+
+pytestmark = pytest.mark.sanitized
 
 # Axis sizes: 1 (broadcast-like), primes, 0 (an empty axis), and sizes whose
 # products cross the kernels' 4096-element spatial blocks.

@@ -14,11 +14,13 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from spatial_ops import ops as fused_ops
-from support import assert_close, numpy_dtype
+from helpers.support import assert_close, numpy_dtype
+from spatial_ops.tensorflow._loader import LIBRARY
 
-forward_op = fused_ops._forward_op
-backward_op = fused_ops._backward_op
+pytestmark = pytest.mark.sanitized
+
+forward_op = LIBRARY.spatial_ops_spatial_dense
+backward_op = LIBRARY.spatial_ops_spatial_dense_grad
 f32 = lambda *shape: tf.zeros(shape, tf.float32)
 GOOD = dict(x=(2, 1, 3, 4), kernel=(1, 3, 4), bias=(1, 3, 4))
 

@@ -8,7 +8,9 @@ import keras
 import tensorflow as tf
 
 import spatial_ops
-from processes import run_python
+from helpers.processes import run_python
+
+pytestmark = pytest.mark.quick
 
 RELOAD = """
 import sys

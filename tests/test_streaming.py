@@ -1,5 +1,5 @@
 """x larger than the caches. From 8 MB (kStreamingBytes in
-csrc/kernels/cpu_memory.h) the CPU loops prefetch x and dy ahead of use and
+csrc/cpu/streaming.h) the CPU loops prefetch x and dy ahead of use and
 write y and dx with non-temporal stores, in chunks whose edges split cache
 lines where rows have odd lengths. Values and gradients there against the
 reference, in every dtype and every kind of reduction."""
@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from reference_checks import forward_and_gradients
-from support import ACTIVATIONS, DTYPES, assert_close, draw_operands, numpy_dtype, reference_dtype
+from helpers.reference_checks import forward_and_gradients
+from helpers.support import ACTIVATIONS, DTYPES, assert_close, draw_operands, numpy_dtype, reference_dtype
 
 STREAMING_BYTES = 8 << 20
 SPATIAL = (61, 67)  # odd row lengths: chunks and rows end inside cache lines

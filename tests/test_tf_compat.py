@@ -1,4 +1,4 @@
-"""spatial_ops/_tf_compat.py: the reference's exact gelu is the same formula
+"""spatial_ops/tensorflow/_tf_compat.py: the reference's exact gelu is the same formula
 on every TensorFlow release (the one 2.19 and later use, which the fused
 kernel computes), and the premise holds: before 2.19, Keras' gelu is the
 older erf form. Run against every release by scripts/tf_matrix.sh."""
@@ -9,11 +9,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from support import assert_close
 
 import spatial_ops
-from spatial_ops import _tf_compat
+from helpers.support import assert_close
 from spatial_ops.activations import resolve
+from spatial_ops.tensorflow import _tf_compat
+
+pytestmark = pytest.mark.quick
 
 RELEASE = tuple(int(part) for part in tf.__version__.split(".")[:2])
 SQRT_HALF_F32 = float(np.float32(math.sqrt(0.5)))

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from processes import run_python
+from helpers.processes import run_python
 
 pytest.importorskip("tf_keras", reason="tf_keras is not installed (see requirements.txt)")
 
@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 import spatial_ops
-from support import assert_close, draw_operands
+from helpers.support import assert_close, draw_operands
 
 assert tf.keras.layers.Layer.__module__.startswith("tf_keras"), tf.keras.layers.Layer
 assert issubclass(spatial_ops.SpatialDense, tf.keras.layers.Layer)

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 import spatial_ops
-from support import assert_close, draw_operands
+from helpers.support import assert_close, draw_operands
 
 
 def _graph_op_types(concrete_function):

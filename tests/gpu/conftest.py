@@ -1,6 +1,6 @@
 """Fixtures of the GPU tests. They import no TensorFlow: the GPU machines they
 run on have PyTorch (and maybe CuPy) but no TensorFlow, and use the pybind11
-module built without it (benchmarks/gpu/run_on_gpu.sh). Where there is no GPU,
+module built without it (scripts/gpu/run_on_gpu.sh). Where there is no GPU,
 or no CUDA build, the tests that need one skip, saying why."""
 
 import importlib
@@ -13,7 +13,7 @@ import pytest
 
 def _load_core():
     """SPATIAL_OPS_CORE names a built _core*.so (a build without TensorFlow);
-    otherwise the installed spatial_ops._core (which imports TensorFlow)."""
+    otherwise the installed spatial_ops._core (its package imports Keras)."""
     path = os.environ.get("SPATIAL_OPS_CORE")
     if path:
         loader = importlib.machinery.ExtensionFileLoader("_core", path)

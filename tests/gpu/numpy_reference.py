@@ -1,6 +1,6 @@
 """The fused op in float64 NumPy, for the GPU tests: the machines that run them
 have no TensorFlow, so spatial_ops.reference cannot serve there. Each row of
-the kernels' activation table (csrc/kernels/activation_table.h) is written
+the kernels' activation table (csrc/core/activation_table.h) is written
 here as plain math with the constants of the TensorFlow ops Keras calls;
 test_numpy_reference.py checks every row against spatial_ops.reference and
 TensorFlow's gradients wherever TensorFlow is installed.
@@ -114,7 +114,7 @@ def _piecewise_linear(value, slope):
     return lambda z, *p: (value(z, *p), slope(z, *p), np.zeros_like(z))
 
 
-# Row name -> f(z, *params) returning (value, derivative, second derivative).
+# Table row -> f(z, *params) returning (value, derivative, second derivative).
 ROWS = {
     "linear": _piecewise_linear(lambda z: z, lambda z: np.ones_like(z)),
     "relu": _piecewise_linear(lambda z: np.maximum(z, 0.0), lambda z: _step(z > 0)),
@@ -156,27 +156,27 @@ ROWS = {
 }
 
 
-def activation(row, params, z, derivative_order=0):
-    """(value, derivative) in z of the row, or of its derivative when
+def activation(table_row, params, z, derivative_order=0):
+    """(value, derivative) in z of the table row, or of its derivative when
     derivative_order is 1, as the kernels' derivative_order attribute."""
-    terms = ROWS[row](z, *params)
+    terms = ROWS[table_row](z, *params)
     return terms[derivative_order], terms[derivative_order + 1]
 
 
-def forward(x, kernel, bias, row, params, reduction="none", derivative_order=0):
+def forward(x, kernel, bias, table_row, params, reduction="none", derivative_order=0):
     """y of the canonical view: x [B, A, R, C], weights [A, R, C]; float64."""
     z = x * kernel + (0.0 if bias is None else bias)
-    y = activation(row, params, z, derivative_order)[0]
+    y = activation(table_row, params, z, derivative_order)[0]
     if reduction == "none":
         return y
     total = y.sum(axis=2)
     return total / x.shape[2] if reduction == "mean" else total
 
 
-def backward(dy, x, kernel, bias, row, params, reduction="none", derivative_order=0):
+def backward(dy, x, kernel, bias, table_row, params, reduction="none", derivative_order=0):
     """(dx, dkernel, dbias) of forward for the incoming gradient dy; float64."""
     z = x * kernel + (0.0 if bias is None else bias)
-    slope = activation(row, params, z, derivative_order)[1]
+    slope = activation(table_row, params, z, derivative_order)[1]
     if reduction != "none":
         dy = dy[:, :, None, :] / (x.shape[2] if reduction == "mean" else 1)
     dz = dy * slope

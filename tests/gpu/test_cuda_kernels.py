@@ -14,7 +14,7 @@ import pytest
 import numpy_reference
 from gpu_support import BY_ID, CASES, DTYPES, assert_close, draw_operands
 
-# Under compute-sanitizer (benchmarks/gpu/run_on_gpu.sh) every launch is slow:
+# Under compute-sanitizer (scripts/gpu/run_on_gpu.sh) every launch is slow:
 # there, the activation matrix runs for a sample of the activations only.
 MATRIX_CASES = CASES[::6] if os.environ.get("SPATIAL_OPS_GPU_SANITIZER") == "1" else CASES
 REDUCTIONS = ("none", "sum", "mean")
@@ -53,7 +53,7 @@ def output_shape(x_shape, reduction):
 
 def forward(core, device, x, kernel, bias, case, reduction="none", order=0):
     y = device.poisoned(output_shape(x.shape, reduction))
-    result = core.forward(device.put(x), device.put(kernel), device.put(bias), case.row, list(case.params),
+    result = core.forward(device.put(x), device.put(kernel), device.put(bias), case.table_row, list(case.params),
                           reduction, order, out=y)
     assert result is y
     return device.get(y)
@@ -62,7 +62,7 @@ def forward(core, device, x, kernel, bias, case, reduction="none", order=0):
 def backward(core, device, dy, x, kernel, bias, case, reduction="none", order=0):
     out = (device.poisoned(x.shape), device.poisoned(kernel.shape),
            None if bias is None else device.poisoned(kernel.shape))
-    result = core.backward(device.put(dy), device.put(x), device.put(kernel), device.put(bias), case.row,
+    result = core.backward(device.put(dy), device.put(x), device.put(kernel), device.put(bias), case.table_row,
                            list(case.params), reduction, order, out=out)
     assert all(r is o for r, o in zip(result, out))
     return [None if t is None else device.get(t) for t in out]
@@ -75,7 +75,7 @@ def check(core, device, rng, x_shape, case, reduction, order=0, use_bias=True):
     dtype = device.dtype_name
     x, kernel, bias = draw_operands(rng, x_shape, x_shape[1:], device.round, case.kinks, use_bias)
     dy = device.round(rng.normal(size=output_shape(x_shape, reduction)))
-    args = (case.row, case.params, reduction, order)
+    args = (case.table_row, case.params, reduction, order)
     assert_close(forward(core, device, x, kernel, bias, case, reduction, order),
                  device.round(numpy_reference.forward(x, kernel, bias, *args)), dtype, "y")
     got = backward(core, device, dy, x, kernel, bias, case, reduction, order)
@@ -162,7 +162,7 @@ def test_misaligned_views_give_the_same_bits_and_stay_in_bounds(torch_cuda, cuda
     for name, like in (("y", np.zeros(output_shape(shape, reduction))), ("dx", x), ("dkernel", kernel),
                        ("dbias", kernel)):
         outputs[name] = views_at_offset(torch, device, np.full(like.shape, np.nan), 1, guard)
-    args = (case.row, list(case.params), reduction, 0)
+    args = (case.table_row, list(case.params), reduction, 0)
     cuda_core.forward(views["x"][1], views["kernel"][1], views["bias"][1], *args, out=outputs["y"][1])
     cuda_core.backward(views["dy"][1], views["x"][1], views["kernel"][1], views["bias"][1], *args,
                        out=(outputs["dx"][1], outputs["dkernel"][1], outputs["dbias"][1]))
@@ -256,9 +256,9 @@ def test_cupy_arrays(cuda_core, rng, dtype):
     put = lambda v: cupy.asarray(v.astype(dtype))  # noqa: E731
     with cupy.cuda.Stream(non_blocking=True) as stream:
         y = cupy.full((5, 3, 4), cupy.nan, dtype=dtype)
-        cuda_core.forward(put(x), put(kernel), put(bias), case.row, list(case.params), "mean", out=y)
+        cuda_core.forward(put(x), put(kernel), put(bias), case.table_row, list(case.params), "mean", out=y)
         stream.synchronize()
-    want = numpy_reference.forward(x, kernel, bias, case.row, case.params, "mean")
+    want = numpy_reference.forward(x, kernel, bias, case.table_row, case.params, "mean")
     assert_close(cupy.asnumpy(y).astype(np.float64), round_to(want), dtype)
 
 

@@ -1,8 +1,10 @@
-"""The GPU tests' float64 NumPy reference (numpy_reference.py) and catalogue
-(gpu_support.CASES) against the ground truth: spatial_ops.reference and
-TensorFlow's own first and second derivatives. Runs wherever TensorFlow is
-installed (the CPU CI), so the GPU machines, which have none, test the
-kernels against a reference checked here."""
+"""The GPU tests' float64 NumPy reference (numpy_reference.py), on the
+catalogue's table rows and parameters (gpu_support.CASES), against the
+ground truth: spatial_ops.reference and TensorFlow's own first and second
+derivatives. Runs wherever TensorFlow is installed (the CPU CI), so the GPU
+machines, which have none, test the kernels against a reference checked
+here. (That each entry's rows and parameters are what the op sends:
+tests/test_activation_catalogue.py.)"""
 
 import numpy as np
 import pytest
@@ -20,18 +22,11 @@ except ImportError as error:  # no TensorFlow (the GPU machines), or spatial_ops
 
 
 def keras_activation(case):
-    name, kwargs = case.keras
-    return spatial_ops.Activation(name, **kwargs) if kwargs else name
+    return case.user_form(spatial_ops.Activation)
 
 
 def test_the_catalogue_covers_every_table_row():
-    assert {case.row for case in CASES} == set(numpy_reference.ROWS)
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_catalogue_rows_are_what_the_op_sends(case):
-    resolved = resolve(keras_activation(case))
-    assert (resolved.fused_name, resolved.params) == (case.row, case.params)
+    assert {case.table_row for case in CASES} == set(numpy_reference.ROWS)
 
 
 def tf_derivatives(case, z):
@@ -52,7 +47,7 @@ def tf_derivatives(case, z):
         return value, first, outer, z
 
     value, first, outer, z_tensor = value_and_first(z)
-    if case.row == "softsign":
+    if case.table_row == "softsign":
         h = 1e-6
         second = (value_and_first(z + h)[1] - value_and_first(z - h)[1]).numpy() / (2 * h)
     else:
@@ -65,10 +60,10 @@ def test_rows_match_tensorflow(rng, case):
     x, kernel, bias = draw_operands(rng, (6, 40), (40,), lambda v: v, case.kinks)
     z = x * kernel + bias
     value, first, second = tf_derivatives(case, z)
-    terms = numpy_reference.ROWS[case.row](z, *case.params)
+    terms = numpy_reference.ROWS[case.table_row](z, *case.params)
     assert_close(terms[0], value, "float64", "value")
     assert_close(terms[1], first, "float64", "derivative")
-    if case.row == "softsign":  # differences: about 1e-10 of truncation and rounding
+    if case.table_row == "softsign":  # differences: about 1e-10 of truncation and rounding
         np.testing.assert_allclose(terms[2], second, rtol=1e-6, atol=1e-6)
     else:
         assert_close(terms[2], second, "float64", "second derivative")
@@ -87,7 +82,7 @@ def test_op_matches_spatial_ops_reference(rng, case, reduction):
         tape.watch(operands)
         y = spatial_ops.reference.spatial_dense(*operands, **kwargs)
     grads = tape.gradient(y, operands, output_gradients=tf.constant(dy))
-    assert_close(numpy_reference.forward(x, kernel, bias, case.row, case.params, reduction), y, "float64")
-    got = numpy_reference.backward(dy, x, kernel, bias, case.row, case.params, reduction)
+    assert_close(numpy_reference.forward(x, kernel, bias, case.table_row, case.params, reduction), y, "float64")
+    got = numpy_reference.backward(dy, x, kernel, bias, case.table_row, case.params, reduction)
     for name, g, want in zip(("dx", "dkernel", "dbias"), got, grads):
         assert_close(g, want, "float64", name)

@@ -6,7 +6,7 @@ calls, is 0.5 x (1 + erf(x / c)) with c = sqrt(2) held in float32 before
 TensorFlow 2.19, and 0.5 x erfc(-x c') with c' = sqrt(1/2) held in float32
 from 2.19 on. The two round differently (up to about 1e-6 relative in float64)
 and the older one cancels to 0 for large negative x. The fused kernel computes
-the newer form (csrc/kernels/activations.h), and so does the reference on
+the newer form (csrc/core/activations.h), and so does the reference on
 every release: one ground truth for all of them.
 
 (The C++ side compiles unchanged against every release. The one thing the
@@ -29,6 +29,6 @@ def _gelu_erfc_form(x):
 def reference_function(resolved):
     """The plain-TensorFlow function the reference applies for an activation
     resolved by spatial_ops.activations.resolve."""
-    if resolved.fused_name == "gelu" and not _GELU_IS_ERFC_FORM:
+    if resolved.table_row == "gelu" and not _GELU_IS_ERFC_FORM:
         return _gelu_erfc_form
     return resolved.fn

@@ -8,7 +8,9 @@ import keras
 import tensorflow as tf
 
 import spatial_ops
-from support import assert_close
+from helpers.support import assert_close
+
+pytestmark = pytest.mark.quick
 
 
 def write_up_math(x, w, b, activation=None, sum_axis=None):

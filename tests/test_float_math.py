@@ -1,4 +1,4 @@
-"""The float32 math the CPU kernels use instead of libm (simd_math.h), against
+"""The float32 math the CPU kernels use instead of libm (csrc/core/float_math.h), against
 float64 NumPy over its whole range, special values included, in every CPU
 build this machine runs (the FMA builds and the AVX baseline round
 differently)."""

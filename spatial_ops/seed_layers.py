@@ -5,7 +5,7 @@ ValueError for input that is not 3-D, and the fused op underneath.
 
 One deliberate difference: Custom2DDenseSummation refuses sum_axis=0 (or
 None), which would sum over the batch and mix samples; see
-spatial_ops._operands.normalize_reduce_axes.
+spatial_ops._shapes.normalize_reduce_axes.
 """
 
 import keras

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import spatial_ops
 from spatial_ops.activations import resolve
-from support import HALF_DTYPES, TOLERANCES
+from helpers.support import HALF_DTYPES, TOLERANCES
 
 
 def rounded_to(dtype, expected):

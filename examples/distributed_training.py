@@ -1,13 +1,19 @@
 """Trains a small SpatialDense model with model.fit on fixed data and
 initial weights, alone or under a tf.distribute strategy, and saves the
-final weights. Run in fresh processes by test_distribute.py:
+final weights and the loss of each epoch:
 
-    python distributed_training.py single|mirrored|multi_worker DATA.npz OUT.npz
+    python examples/distributed_training.py single|mirrored|multi_worker DATA.npz OUT.npz
 
-multi_worker reads its place in the cluster from TF_CONFIG and trains with a
-custom loop: Keras 3's model.fit does not support MultiWorkerMirroredStrategy
-(keras-team/keras#20585). The global batch is the same in every mode, so each
-run takes the same optimizer steps.
+DATA.npz holds the inputs x (batch, d1, d2), the targets y (batch, 1) and the
+model's initial weights w0, w1, ... in model.get_weights() order;
+tests/test_distribute.py writes one and checks that every mode ends where a
+single process ends.
+
+mirrored splits the CPU into two logical devices. multi_worker is one of
+several processes that read their place in the cluster from TF_CONFIG, and
+trains with a custom loop: Keras 3's model.fit does not support
+MultiWorkerMirroredStrategy (keras-team/keras#20585). The global batch is
+the same in every mode, so each run takes the same optimizer steps.
 """
 
 import sys

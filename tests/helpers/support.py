@@ -1,15 +1,15 @@
 """What every TensorFlow test compares with: the criteria of criteria.py
 (per-dtype tolerances, the comparison, operands away from kinks) for
-TensorFlow dtypes, and the activation catalogue with the kinks of each
-activation."""
+TensorFlow dtypes, and the activation catalogue with each activation as a
+user passes it."""
 
 import dataclasses
 
 import numpy as np
 import tensorflow as tf
 
-import criteria
 import spatial_ops
+from helpers import activation_catalogue, criteria
 from spatial_ops import Activation
 
 TOLERANCES = {tf.as_dtype(name): tol for name, tol in criteria.TOLERANCES.items()}
@@ -37,52 +37,9 @@ class Case:
     kinks: tuple = ()
 
 
-ACTIVATIONS = (
-    Case("linear", None),
-    Case("relu", "relu", (0.0,)),
-    Case("relu_params", Activation("relu", negative_slope=0.1, max_value=4.0, threshold=0.5), (0.5, 4.0)),
-    Case("relu_max6", Activation("relu", max_value=6.0), (0.0, 6.0)),
-    Case("relu6", "relu6", (0.0, 6.0)),
-    Case("leaky_relu", "leaky_relu", (0.0,)),
-    Case("leaky_relu_0.05", Activation("leaky_relu", negative_slope=0.05), (0.0,)),
-    Case("elu", "elu", (0.0,)),
-    Case("elu_0.3", Activation("elu", alpha=0.3), (0.0,)),
-    Case("celu", "celu", (0.0,)),
-    Case("celu_1.7", Activation("celu", alpha=1.7), (0.0,)),
-    Case("selu", "selu", (0.0,)),
-    Case("gelu", "gelu"),
-    Case("gelu_tanh", Activation("gelu", approximate=True)),
-    Case("sigmoid", "sigmoid"),
-    Case("hard_sigmoid", "hard_sigmoid", (-3.0, 3.0)),
-    Case("log_sigmoid", "log_sigmoid"),
-    Case("sparse_sigmoid", "sparse_sigmoid", (-1.0, 1.0)),
-    Case("tanh", "tanh"),
-    Case("hard_tanh", "hard_tanh", (-1.0, 1.0)),
-    Case("tanh_shrink", "tanh_shrink"),
-    Case("hard_shrink", "hard_shrink", (-0.5, 0.5)),
-    Case("hard_shrink_1.5", Activation("hard_shrink", threshold=1.5), (-1.5, 1.5)),
-    Case("soft_shrink", "soft_shrink", (-0.5, 0.5)),
-    Case("softplus", "softplus"),
-    Case("sparse_plus", "sparse_plus", (-1.0, 1.0)),
-    Case("squareplus", "squareplus"),
-    Case("squareplus_0.5", Activation("squareplus", b=0.5)),
-    Case("softsign", "softsign", (0.0,)),
-    Case("silu", "silu"),
-    Case("swish", "swish"),
-    Case("hard_silu", "hard_silu", (-3.0, 3.0)),
-    Case("hard_swish", "hard_swish", (-3.0, 3.0)),
-    Case("mish", "mish"),
-    Case("exponential", "exponential"),
-    Case("threshold", Activation("threshold", threshold=0.2, default_value=-1.5), (0.2,)),
-    # The other parameter patterns of relu and celu (a negative alpha makes
-    # celu's exponent positive), each its own kernel form (last, so that the
-    # slices some tests take of this table keep their rows).
-    Case("relu_threshold", Activation("relu", threshold=0.5), (0.5,)),
-    Case("relu_max_threshold", Activation("relu", max_value=4.0, threshold=0.5), (0.5, 4.0)),
-    Case("relu_slope_threshold", Activation("relu", negative_slope=0.1, threshold=-0.5), (-0.5, 0.0)),
-    Case("relu_slope_max", Activation("relu", negative_slope=0.2, max_value=5.0), (0.0, 5.0)),
-    Case("celu_negative_alpha", Activation("celu", alpha=-0.8), (0.0,)),
-)
+# The activation catalogue (activation_catalogue.py), as users pass each one.
+ACTIVATIONS = tuple(Case(case.id, case.user_form(Activation), case.kinks)
+                    for case in activation_catalogue.CATALOGUE)
 ACTIVATION_IDS = [case.id for case in ACTIVATIONS]
 
 # (reduce_axis, reduction) pairs for a 3-D input, and for a 4-D input where

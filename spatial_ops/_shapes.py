@@ -1,0 +1,60 @@
+"""The shape and argument checks every front-end and the layer share, on
+plain tuples and ints (no framework), so that each raises the same
+ValueError, naming the shapes, for the same bad input."""
+
+REDUCTIONS = ("sum", "mean")
+
+
+def _text(shape):
+    return str(tuple(shape))
+
+
+def check_broadcastable(weight_shape, spatial_shape, name="kernel", x_shape=None):
+    """Raises ValueError unless weight_shape broadcasts to spatial_shape.
+    Shapes are sequences of ints, None where unknown; x_shape (default:
+    spatial_shape after an unknown batch) is named in the message."""
+    weight_shape, spatial_shape = tuple(weight_shape), tuple(spatial_shape)
+    x_shape = (None, *spatial_shape) if x_shape is None else tuple(x_shape)
+    if len(weight_shape) > len(spatial_shape):
+        raise ValueError(
+            f"{name} shape {_text(weight_shape)} has more dimensions than x's spatial shape "
+            f"{_text(spatial_shape)} (x is {_text(x_shape)}); it must broadcast to the spatial shape"
+        )
+    for w_dim, s_dim in zip(reversed(weight_shape), reversed(spatial_shape)):
+        if w_dim is not None and s_dim is not None and w_dim not in (1, s_dim):
+            raise ValueError(
+                f"{name} shape {_text(weight_shape)} does not broadcast to x's spatial shape "
+                f"{_text(spatial_shape)} (x is {_text(x_shape)})"
+            )
+
+
+def normalize_reduce_axes(reduce_axis, rank):
+    """reduce_axis (None, int or ints; negative counts from the end) as a sorted
+    tuple of positive axes of an input of this rank; the batch axis 0 is refused."""
+    if reduce_axis is None:
+        return ()
+    axes = (reduce_axis,) if isinstance(reduce_axis, int) else tuple(reduce_axis)
+    normalized = []
+    for axis in axes:
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ValueError(f"reduce_axis must be ints, got {reduce_axis!r}")
+        if not -rank <= axis < rank:
+            raise ValueError(
+                f"reduce_axis {axis} is out of range for an input of rank {rank} "
+                f"(valid: {-rank + 1}..{rank - 1}, batch axis 0 excluded)"
+            )
+        axis %= rank
+        if axis == 0:
+            raise ValueError(
+                f"reduce_axis {reduce_axis!r} includes axis 0, the batch axis, which is never "
+                "reduced; reduce spatial axes 1..rank-1 (or negative axes) only"
+            )
+        if axis in normalized:
+            raise ValueError(f"reduce_axis {reduce_axis!r} names axis {axis} twice")
+        normalized.append(axis)
+    return tuple(sorted(normalized))
+
+
+def check_reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")

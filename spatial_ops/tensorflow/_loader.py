@@ -1,0 +1,148 @@
+"""Finds and loads the compiled op library, or says exactly why it cannot.
+
+An op library is valid for exactly the TensorFlow release and C++ ABI it was
+compiled against; under any other, loading it fails with an undefined symbol
+or worse. So both are checked before it is loaded: against _build_info.py
+(written by setup.py) and against the stamp compiled into the library itself
+(csrc/tf/build_stamp.cc), which also catches a library copied from elsewhere.
+
+The library is loaded on first use, as TensorFlow Addons' LazySO does it:
+LIBRARY stands for it and loads it when an op is first looked up on it (or
+by LIBRARY.load()), so importing this front-end costs no load.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+# The build puts the library at the package's top level, beside _core.
+_LIBRARY = Path(__file__).parent.parent / "_spatial_ops_tf.so"
+# The text csrc/tf/build_stamp.cc compiles into the library: format_build_stamp
+# writes it, BUILD_STAMP reads it back as (TensorFlow version, ABI flag).
+BUILD_STAMP = re.compile(rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);")
+
+
+def format_build_stamp(version, cxx11_abi):
+    """The stamp of a library built for this TensorFlow version and C++ ABI flag."""
+    return f"spatial_ops-build-stamp:tensorflow={version};cxx11_abi={int(cxx11_abi)};".encode()
+
+
+def _build_info():
+    """spatial_ops._build_info (written by setup.py), or None if it is not built."""
+    try:
+        from .. import _build_info
+    except ImportError:
+        return None
+    return _build_info
+
+
+def _rebuild_command(source_dir=None):
+    """The command that rebuilds spatial_ops for the running TensorFlow."""
+    if source_dir and (Path(source_dir) / "setup.py").is_file():
+        source = source_dir
+    else:
+        source = "<spatial_ops source checkout>"
+    return f"{sys.executable} -m pip install --no-deps --force-reinstall {source}"
+
+
+def _import_tensorflow():
+    """tensorflow, or an ImportError that says how to get it and the op library."""
+    try:
+        import tensorflow
+    except ModuleNotFoundError as error:
+        if error.name != "tensorflow":
+            raise
+        rebuild = _rebuild_command(getattr(_build_info(), "SOURCE_DIR", None))
+        raise ImportError(
+            "spatial_ops.spatial_dense and spatial_ops.reference run on TensorFlow, which is not "
+            f"installed. Install it ({sys.executable} -m pip install tensorflow-cpu, or tensorflow "
+            f"for NVIDIA GPUs), then rebuild spatial_ops so that it builds its op library: {rebuild}"
+        ) from None
+    return tensorflow
+
+
+tf = _import_tensorflow()
+
+
+def _describe(version, cxx11_abi):
+    return f"TensorFlow {version} (C++ ABI _GLIBCXX_USE_CXX11_ABI={int(cxx11_abi)})"
+
+
+def _built_for_other(built_for, rebuild):
+    return ImportError(
+        f"spatial_ops was built for {built_for}, but {_describe(tf.__version__, tf.sysconfig.CXX11_ABI_FLAG)} "
+        f"is installed. Rebuild it against this TensorFlow: {rebuild}"
+    )
+
+
+def _read_stamp(library):
+    """(TensorFlow version, C++ ABI flag) the library was compiled for, or None."""
+    match = BUILD_STAMP.search(library.read_bytes())
+    return None if match is None else (match[1].decode(), int(match[2]))
+
+
+def load_op_library():
+    """The op library's module of op functions, after every check above."""
+    build_info = _build_info()
+    if build_info is None:
+        raise ImportError(
+            "spatial_ops is not built: its compiled library is missing (a source checkout "
+            f"that was not installed, or a failed build). Build it with: {_rebuild_command()}"
+        )
+    rebuild = _rebuild_command(getattr(build_info, "SOURCE_DIR", None))
+    if build_info.TF_VERSION is None:
+        raise ImportError(
+            "spatial_ops was built without its TensorFlow op library (TensorFlow was not installed "
+            f"then), but {_describe(tf.__version__, tf.sysconfig.CXX11_ABI_FLAG)} is installed now. "
+            f"Rebuild it against this TensorFlow: {rebuild}"
+        )
+    running = (tf.__version__, int(tf.sysconfig.CXX11_ABI_FLAG))
+    built = (build_info.TF_VERSION, int(build_info.CXX11_ABI))
+    if built != running:
+        raise _built_for_other(_describe(*built), rebuild)
+    if not _LIBRARY.exists():
+        raise ImportError(f"spatial_ops: {_LIBRARY} is missing. Rebuild it: {rebuild}")
+    stamp = _read_stamp(_LIBRARY)
+    if stamp is None:
+        raise ImportError(
+            f"spatial_ops: {_LIBRARY} carries no build stamp: it is corrupt or not a spatial_ops "
+            f"op library. Rebuild it: {rebuild}"
+        )
+    if stamp != running:
+        raise _built_for_other(f"{_describe(*stamp)} (the stamp compiled into {_LIBRARY.name})", rebuild)
+    try:
+        return tf.load_op_library(str(_LIBRARY))
+    except (tf.errors.NotFoundError, OSError) as error:
+        raise ImportError(
+            f"spatial_ops: loading {_LIBRARY} failed ({error}). It is probably corrupt or "
+            f"built for another TensorFlow; rebuild it: {rebuild}"
+        ) from None
+
+
+class LazyOpLibrary:
+    """The op library, loaded (with load_op_library's checks) the first time
+    one of its ops is looked up here. Each op found is kept as an attribute
+    of this object, so later lookups do not come back through __getattr__."""
+
+    def __init__(self):
+        self._module = None
+
+    @property
+    def loaded(self):
+        return self._module is not None
+
+    def load(self):
+        """Loads the library if it is not loaded yet and returns its module."""
+        if self._module is None:
+            self._module = load_op_library()
+        return self._module
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # copy, pickle and the like probe for these
+            raise AttributeError(name)
+        op = getattr(self.load(), name)
+        setattr(self, name, op)
+        return op
+
+
+LIBRARY = LazyOpLibrary()
