@@ -9,10 +9,11 @@
 #    overflow (tests/sanitize/probe.cc) must each be reported, in the very
 #    environment the tests then run in.
 # 3. Runs tests/sanitize/kernel_checks.cc (hostile shapes, every kind of
-#    valid shape through the kernels) against each CPU build.
-# 4. Runs the binding, raw-op, error, property, numeric-edge and concurrency
-#    tests and a sample of the forward and gradient tests in .venv's Python,
-#    with the sanitized libraries imported instead of the installed ones.
+#    valid shape through the kernels) against each CPU build this CPU runs.
+# 4. Runs the tests marked `sanitized` (the binding, raw-op, error, property,
+#    numeric-edge and concurrency tests and a sample of the forward and
+#    gradient tests) in .venv's Python, with the sanitized libraries imported
+#    instead of the installed ones.
 #
 # Usage: bash scripts/sanitize.sh [extra pytest arguments]
 set -euo pipefail
@@ -35,8 +36,8 @@ git ls-files -z --cached --others --exclude-standard \
 TF_FLAGS=$("$PYTHON" -c "import tensorflow as tf; print(';'.join(tf.sysconfig.get_compile_flags()))" 2>/dev/null)
 TF_FLAGS="$TF_FLAGS;-fno-sanitize=null,nonnull-attribute,returns-nonnull-attribute"
 CXXFLAGS="$SANITIZE -g1" LDFLAGS="-fsanitize=address,undefined" SPATIAL_OPS_TF_PYTHON="$PYTHON" \
-  SPATIAL_OPS_CMAKE_ARGS="-DSPATIAL_OPS_CUDA=OFF -DTF_COMPILE_FLAGS=$TF_FLAGS
-                          -DCMAKE_CXX_COMPILER_LAUNCHER=$ROOT/tests/sanitize/cxx_at_O1.sh" \
+  SPATIAL_OPS_WITH_TF=1 CMAKE_ARGS="-DSPATIAL_OPS_CUDA=OFF -DTF_COMPILE_FLAGS=$TF_FLAGS
+              -DCMAKE_CXX_COMPILER_LAUNCHER=$ROOT/scripts/sanitize_compiler_at_O1.sh" \
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
   "$PYTHON" -m pip install -q --no-deps --upgrade --target "$OUT/site" "$OUT/src"
 for library in "$OUT"/site/spatial_ops/*.so; do
@@ -45,10 +46,11 @@ for library in "$OUT"/site/spatial_ops/*.so; do
     grep -q "$symbol" <<< "$symbols" || { echo "$library is not instrumented ($symbol missing)"; exit 1; }
   done
 done
-KERNELS=$(find "$OUT/src/build" -name libspatial_ops_kernels.a | head -n 1)
+CPU_KERNELS=$(find "$OUT/src/build" -name libspatial_ops_cpu.a | head -n 1)
 ABI=$(tr ';' '\n' <<< "$TF_FLAGS" | grep -- -D_GLIBCXX_USE_CXX11_ABI= || true)
-g++ -std=c++17 -O1 -g1 $SANITIZE -pthread $ABI -I "$OUT/src" \
-  "$OUT/src/tests/sanitize/kernel_checks.cc" "$KERNELS" -o "$OUT/kernel_checks"
+g++ -std=c++17 -O1 -g1 $SANITIZE -pthread $ABI -I "$OUT/src/csrc" \
+  "$OUT/src/tests/sanitize/kernel_checks.cc" "$CPU_KERNELS" "$(dirname "$CPU_KERNELS")/libspatial_ops_core.a" \
+  -o "$OUT/kernel_checks"
 g++ -std=c++17 -O1 -g1 $SANITIZE -shared -fPIC "$OUT/src/tests/sanitize/probe.cc" -o "$OUT/probe.so"
 
 # Python and TensorFlow keep memory until exit by design: no leak checking.
@@ -77,7 +79,9 @@ done
 
 echo "== C++ kernel checks under the sanitizers, each CPU build"
 status=0
-for isa in baseline avx2 avx512; do
+ISAS=$("${PYTHON_ENV[@]}" "$PYTHON" -c "import spatial_ops._core as core; print(*core.supported_cpu_isas())" 2> "$LOG") \
+  || { cat "$LOG"; exit 1; }
+for isa in $ISAS; do
   SPATIAL_OPS_CPU_ISA=$isa "$OUT/kernel_checks" 2>&1 | tee "$LOG" || status=1
   if grep -Eq "$REPORT" "$LOG"; then status=1; fi
   [ $status -eq 0 ] || { echo "kernel checks failed (build $isa)"; exit 1; }
@@ -91,12 +95,8 @@ assert core.__file__.startswith(sys.argv[1]), core.__file__
 print('   importing', spatial_ops.__file__)" "$OUT/site" 2> "$LOG" || { cat "$LOG"; exit 1; }
 # --capture=sys: a report written to the stderr file descriptor by a dying
 # process reaches $LOG instead of vanishing with pytest's captured output.
-"${PYTHON_ENV[@]}" "$ROOT/.venv/bin/pytest" -q -p no:cacheprovider --capture=sys \
-  tests/test_core.py tests/test_raw_ops.py tests/test_errors.py tests/test_concurrency.py \
-  tests/test_properties.py tests/test_numeric_edges.py \
-  "tests/test_forward.py::test_shapes" "tests/test_forward.py::test_broadcast_weights_and_no_bias" \
-  "tests/test_gradients.py::test_shapes_and_broadcast_weights" \
-  "tests/test_gradients.py::test_empty_batch_gives_zero_weight_gradients" "$@" 2>&1 | tee "$LOG" || status=$?
+"${PYTHON_ENV[@]}" "$ROOT/.venv/bin/pytest" -q -p no:cacheprovider --capture=sys -m sanitized tests \
+  "$@" 2>&1 | tee "$LOG" || status=$?
 if grep -Eq "$REPORT" "$LOG"; then
   echo "sanitizer findings: see $LOG"; exit 1
 fi

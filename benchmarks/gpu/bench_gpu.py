@@ -5,7 +5,7 @@ measured in one run on one device. Every result is checked against the
 float64 composite before it is timed. A benchmark, not a test: it reports
 measured times and ratios, and which of the targets they meet.
 
-    python benchmarks/gpu/bench_gpu.py                 # builds _core first (build_core.sh)
+    python benchmarks/gpu/bench_gpu.py                 # builds _core first (scripts/gpu/build_core.sh)
     python benchmarks/gpu/bench_gpu.py --core build/gpu/_core....so --out results/
     python benchmarks/gpu/bench_gpu.py --dry-run       # the plan only: no GPU, no PyTorch
 
@@ -35,7 +35,7 @@ FUSED_ROWS = {"relu": "relu", "gelu": "gelu", "silu": "silu", "sigmoid": "sigmoi
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--core", help="built _core*.so (default: build it with build_core.sh)")
+    parser.add_argument("--core", help="built _core*.so (default: build it with scripts/gpu/build_core.sh)")
     parser.add_argument("--out", default=str(ROOT / "build" / "gpu-results"), help="folder for the results")
     parser.add_argument("--sizes", default="256x128x128,1024x256x256",
                         help="comma-separated BxHxW (x is (B, H, W); 1024x256x256 float32 is 256 MiB)")
@@ -69,7 +69,7 @@ def item_size(dtype):
 
 def load_core(path):
     if path is None:
-        path = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu" / "build_core.sh")], check=True,
+        path = subprocess.run(["bash", str(ROOT / "scripts" / "gpu" / "build_core.sh")], check=True,
                               capture_output=True, text=True).stdout.strip().splitlines()[-1]
     loader = importlib.machinery.ExtensionFileLoader("_core", path)
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader("_core", loader))

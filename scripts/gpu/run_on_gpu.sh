@@ -6,7 +6,7 @@
 # compute-sanitizer's memcheck and racecheck, then the benchmark. Each step's
 # output and a summary of exit codes go to the results folder.
 #
-#   bash benchmarks/gpu/run_on_gpu.sh [RESULTS] [STEP ...]
+#   bash scripts/gpu/run_on_gpu.sh [RESULTS] [STEP ...]
 #     RESULTS  folder for the results (build/gpu-results)
 #     STEP     any of: test memcheck racecheck bench (default: all, in order);
 #              the build always runs first and is incremental
@@ -26,7 +26,7 @@ if ! "$python" -m pytest --version >/dev/null 2>&1 && [ -n "${SPATIAL_OPS_WHEELH
   "$python" -m pip install -q --no-index --find-links "$SPATIAL_OPS_WHEELHOUSE" pytest
 fi
 nvidia-smi > "$results/build.txt" 2>&1
-core="$(bash benchmarks/gpu/build_core.sh 2>> "$results/build.txt")"
+core="$(bash scripts/gpu/build_core.sh 2>> "$results/build.txt")"
 status=$?
 echo "build: exit $status ($core)" | tee -a "$summary"
 [ $status -eq 0 ] || exit $status
