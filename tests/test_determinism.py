@@ -56,3 +56,48 @@ def test_the_fma_builds_give_the_same_bits():
         digests[isa] = subprocess.run([sys.executable, str(PROBE), "2"], env=env, check=True,
                                       capture_output=True, text=True, timeout=300).stdout.split()[-1]
     assert len(set(digests.values())) == 1, digests
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("batch", [3, 64], ids=["cached", "streamed"])  # 64: x of 8 MB and more in float32
+def test_outputs_in_their_inputs_buffers_give_the_same_bits(rng, dtype, batch):
+    """y written into x's buffer and dx into dy's (what the TensorFlow op does
+    when TensorFlow forwards a dying input) equal the results in fresh arrays."""
+    shape = (batch, 128, 256)
+    x, dy = (rng.normal(size=shape).astype(dtype) for _ in range(2))
+    kernel, bias = (rng.normal(size=shape[1:]).astype(dtype) for _ in range(2))
+    for activation in ("relu", "gelu"):
+        y = _core.forward(x, kernel, bias, activation)
+        in_place = x.copy()
+        _core.forward(in_place, kernel, bias, activation, out=in_place)
+        np.testing.assert_array_equal(in_place, y)
+
+        dx, dkernel, dbias = _core.backward(dy, x, kernel, bias, activation)
+        dx_in_dy = dy.copy()
+        _, dkernel_2, dbias_2 = _core.backward(dx_in_dy, x, kernel, bias, activation,
+                                               out=(dx_in_dy, np.empty_like(kernel), np.empty_like(bias)))
+        for got, want in ((dx_in_dy, dx), (dkernel_2, dkernel), (dbias_2, dbias)):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_a_graph_step_where_tensorflow_may_forward_buffers_gives_the_eager_bits(rng):
+    """In a tf.function step the upstream gradient and an intermediate x die
+    with the ops that read them, so TensorFlow may hand their buffers to dx
+    and y; eagerly the caller holds them and it cannot. Same bits either way."""
+    x0 = tf.constant(rng.normal(size=(64, 128, 256)).astype(np.float32))
+    kernel, bias = (tf.constant(rng.normal(size=(128, 256)).astype(np.float32)) for _ in range(2))
+
+    def step(x0, kernel, bias):
+        with tf.GradientTape() as tape:
+            tape.watch([x0, kernel, bias])
+            x = x0 * 2.0  # an intermediate: its buffer can be y's in inference
+            y = spatial_ops.spatial_dense(x, kernel, bias, activation="silu")
+            loss = tf.reduce_sum(y * y)  # dy = 2 y, made for the backward alone
+        grads = tape.gradient(loss, [x0, kernel, bias])
+        inference = spatial_ops.spatial_dense(x0 * 2.0, kernel, bias, activation="silu")
+        return [*grads, inference]
+
+    eager = step(x0, kernel, bias)
+    graph = tf.function(step)(x0, kernel, bias)
+    for got, want in zip(graph, eager):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

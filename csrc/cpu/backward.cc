@@ -162,6 +162,9 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weigh
   const int64_t x_prefetch_size = prefetched_size<S>(batch * n_total);
   const int64_t dy_prefetch_size = spec.reduces() ? 0 : x_prefetch_size;  // a reduced dy is small
   const bool streaming = is_streamed<S>(batch * n_total);
+  // dx in dy's buffer: dx goes through the chunk buffer, so that the span
+  // loop's inputs and outputs never alias.
+  const bool in_place = static_cast<const void*>(dy) == static_cast<const void*>(dx);
 
   // partial_kernel[j * n_total + n]: the sum over the j-th batch block;
   // partial_bias the same, row_blocks * n_total further on. Each unit zeroes
@@ -192,7 +195,7 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weigh
           const int64_t at = b * n_total + m0;
           const T* xs = load_chunk(x + at, m1 - m0, x_chunk);
           const T* dys = spec.reduces() ? nullptr : load_chunk(dy + at, m1 - m0, dy_chunk);
-          T* dxs = output_chunk(dx + at, streaming, dx_chunk);
+          T* dxs = output_chunk(dx + at, streaming || in_place, dx_chunk);
           step.row(b, m0, m1, xs, dys, dxs, acc_kernel, acc_bias);
           write_out(dx + at, dxs, m1 - m0, streaming);
         }

@@ -76,6 +76,9 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_
   const int64_t n_total = spec.shape.spatial_size();
   const int64_t x_prefetch_size = prefetched_size<S>(spec.shape.batch * n_total);
   const bool streaming = is_streamed<S>(spec.shape.batch * n_total);
+  // y in x's buffer: results go through the chunk buffer, so that the chunk
+  // loop's inputs and outputs never alias.
+  const bool in_place = static_cast<const void*>(x) == static_cast<const void*>(y);
   const int64_t blocks = ceil_div(n_total, kSpatialBlock);
   const int64_t cost = std::min(n_total, kSpatialBlock) * kForwardCyclesPerElement;
   parallel_for(spec.shape.batch * blocks, cost, [&](int64_t begin, int64_t end) {
@@ -91,7 +94,7 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_
         prefetch(x, ahead + m0, ahead + m1, x_prefetch_size);
         alignas(64) T x_chunk[kStreamChunk], y_chunk[kStreamChunk];
         const T* xs = load_chunk(x_row + m0, m1 - m0, x_chunk);
-        T* ys = output_chunk(y_row + m0, streaming, y_chunk);
+        T* ys = output_chunk(y_row + m0, streaming || in_place, y_chunk);
         loops.activations_of(m1 - m0, xs, kernel + m0, bias + m0, ys, params);
         write_out(y_row + m0, ys, m1 - m0, streaming);
       }

@@ -31,7 +31,7 @@ class SpatialDenseOp : public SpatialDenseOpBase {
   void Compute(OpKernelContext* ctx) override {
     SpatialDenseSpec spec;
     Tensor* y = nullptr;
-    if (!prepare_forward(ctx, &spec, &y)) return;
+    if (!prepare_forward(ctx, &spec, &y, /*in_place=*/true)) return;
     const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &bias = ctx->input(2);
     spatial_dense_forward_cpu(spec, dtype_of(x), x.data(), kernel.data(), bias.data(), y->data(),
                               intra_op_pool(ctx));
@@ -45,7 +45,7 @@ class SpatialDenseGradOp : public SpatialDenseOpBase {
   void Compute(OpKernelContext* ctx) override {
     SpatialDenseSpec spec;
     Tensor *dx = nullptr, *dkernel = nullptr, *dbias = nullptr;
-    if (!prepare_backward(ctx, &spec, &dx, &dkernel, &dbias)) return;
+    if (!prepare_backward(ctx, &spec, &dx, &dkernel, &dbias, /*in_place=*/true)) return;
     const Tensor &dy = ctx->input(0), &x = ctx->input(1), &kernel = ctx->input(2),
                  &bias = ctx->input(3);
     spatial_dense_backward_cpu(spec, dtype_of(x), dy.data(), x.data(), kernel.data(), bias.data(),

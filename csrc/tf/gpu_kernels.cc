@@ -47,7 +47,8 @@ class SpatialDenseGpuOp : public SpatialDenseOpBase {
   void Compute(OpKernelContext* ctx) override {
     SpatialDenseSpec spec;
     Tensor* y = nullptr;
-    if (!prepare_forward(ctx, &spec, &y)) return;
+    // Not in place: the CUDA kernels have not been checked with aliasing operands.
+    if (!prepare_forward(ctx, &spec, &y, /*in_place=*/false)) return;
     const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &bias = ctx->input(2);
     Tensor scratch;
     void* workspace = nullptr;
@@ -67,7 +68,7 @@ class SpatialDenseGradGpuOp : public SpatialDenseOpBase {
   void Compute(OpKernelContext* ctx) override {
     SpatialDenseSpec spec;
     Tensor *dx = nullptr, *dkernel = nullptr, *dbias = nullptr;
-    if (!prepare_backward(ctx, &spec, &dx, &dkernel, &dbias)) return;
+    if (!prepare_backward(ctx, &spec, &dx, &dkernel, &dbias, /*in_place=*/false)) return;
     const Tensor &dy = ctx->input(0), &x = ctx->input(1), &kernel = ctx->input(2),
                  &bias = ctx->input(3);
     Tensor scratch;

@@ -69,8 +69,10 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
  protected:
   // SpatialDense(x, kernel, bias): checks the inputs into *spec and
   // allocates y. False, with the error on ctx, when the inputs are bad.
+  // in_place: y may take x's buffer where TensorFlow can forward it (x dies
+  // with this op, as in inference; the kernels allow it without a reduction).
   bool prepare_forward(tensorflow::OpKernelContext* ctx, SpatialDenseSpec* spec,
-                       tensorflow::Tensor** y) const {
+                       tensorflow::Tensor** y, bool in_place) const {
     *spec = spec_;
     const Dims x = dims_of(ctx->input(0));
     const std::string error = check_forward(x, dims_of(ctx->input(1)), dims_of(ctx->input(2)), spec);
@@ -78,13 +80,17 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
       ctx->CtxFailure(absl::InvalidArgumentError(error));
       return false;
     }
-    return ok(ctx, ctx->allocate_output(0, tensorflow::TensorShape(spec->output_dims(x)), y));
+    const tensorflow::TensorShape y_shape(spec->output_dims(x));
+    if (in_place && !spec->reduces()) return ok(ctx, ctx->forward_input_or_allocate_output({0}, 0, y_shape, y));
+    return ok(ctx, ctx->allocate_output(0, y_shape, y));
   }
 
-  // SpatialDenseGrad(dy, x, kernel, bias): the same, for dx, dkernel, dbias.
+  // SpatialDenseGrad(dy, x, kernel, bias): the same, for dx, dkernel, dbias;
+  // in_place: dx may take dy's buffer (dy dies with this op in a training
+  // step: a whole x-sized tensor less at the step's peak).
   bool prepare_backward(tensorflow::OpKernelContext* ctx, SpatialDenseSpec* spec,
                         tensorflow::Tensor** dx, tensorflow::Tensor** dkernel,
-                        tensorflow::Tensor** dbias) const {
+                        tensorflow::Tensor** dbias, bool in_place) const {
     *spec = spec_;
     const std::string error = check_backward(dims_of(ctx->input(0)), dims_of(ctx->input(1)),
                                              dims_of(ctx->input(2)), dims_of(ctx->input(3)), spec);
@@ -92,7 +98,11 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
       ctx->CtxFailure(absl::InvalidArgumentError(error));
       return false;
     }
-    return ok(ctx, ctx->allocate_output(0, ctx->input(1).shape(), dx)) &&
+    const tensorflow::TensorShape& x_shape = ctx->input(1).shape();
+    const absl::Status dx_status = in_place && !spec->reduces()
+                                       ? ctx->forward_input_or_allocate_output({0}, 0, x_shape, dx)
+                                       : ctx->allocate_output(0, x_shape, dx);
+    return ok(ctx, dx_status) &&
            ok(ctx, ctx->allocate_output(1, ctx->input(2).shape(), dkernel)) &&
            ok(ctx, ctx->allocate_output(2, ctx->input(3).shape(), dbias));
   }
