@@ -9,7 +9,12 @@ size, which costs megabytes, not tensors), then the inputs (x, kernel,
 bias and the upstream gradient dy, written in place so that no freed
 temporaries are left to reuse), then one step; reported is how far the
 step raises the peak resident set (Linux VmHWM, restarted just before). The result y and dx are
-counted: no step can do with less than those two.
+counted: no step can do with less than those two, while the caller holds dy.
+
+A second table measures the fused step as a training loop runs it: in a
+tf.function, with dy made inside the step (as the layer above would make
+it), so that dy dies with the backward and TensorFlow may hand its buffer
+to dx. There dy itself is counted: y and dy are the least such a step needs.
 """
 
 import argparse
@@ -20,6 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 IMPLEMENTATIONS = ("fused", "eager", "tf.function", "xla")
+DY_IN_STEP = "fused, dy made in a tf.function step"
 QUICK = os.environ.get("SPATIAL_OPS_BENCH_QUICK") == "1"  # CI's smoke run
 ACTIVATIONS = ("relu",) if QUICK else ("relu", "gelu")
 REDUCE_AXES = (None,) if QUICK else (None, -1)
@@ -41,13 +47,19 @@ def measure(implementation, activation, reduce_axis, size):
     sys.path.insert(0, str(HERE))
     from test_bench_cpu import IMPLEMENTATIONS as FUNCTIONS, one_add
 
-    fn = one_add if implementation == "tf.add" else FUNCTIONS[implementation]
+    dy_in_step = implementation == DY_IN_STEP
+    fn = one_add if implementation == "tf.add" else FUNCTIONS["fused" if dy_in_step else implementation]
 
     def step(x, kernel, bias, dy):
         with tf.GradientTape() as tape:
             tape.watch([x, kernel, bias])
             y = fn(x, kernel, bias, activation=activation, reduce_axis=reduce_axis)
+        if dy_in_step:
+            dy = 2.0 * y  # the gradient of sum(y^2): made in the step, it dies with the backward
         return y, tape.gradient(y, [x, kernel, bias], output_gradients=dy)
+
+    if dy_in_step:
+        step = tf.function(step)
 
     def inputs(size):
         # tf.fill writes in place: no temporaries whose freed memory the step could reuse.
@@ -83,6 +95,11 @@ def table(size):
         for axis in REDUCE_AXES:
             cells = [f"{_child(i, activation, axis, size, env):.2f}" for i in IMPLEMENTATIONS]
             lines.append(f"| {activation} | {axis} | " + " | ".join(cells) + " |")
+    lines += [f"\nThe fused step in a tf.function with dy made in the step ({DY_IN_STEP!r}), dy counted:\n",
+              "| activation | reduce_axis | fused |", "| --- | --- | --- |"]
+    for activation in ACTIVATIONS:
+        for axis in REDUCE_AXES:
+            lines.append(f"| {activation} | {axis} | {_child(DY_IN_STEP, activation, axis, size, env):.2f} |")
     calibration = _child("tf.add", "linear", None, size, env)
     lines.append(f"\nCalibration: the same step of one eager `tf.add(x, kernel)`, which allocates "
                  f"exactly one x (y; its dx is dy itself), measures {calibration:.2f}: what the "
