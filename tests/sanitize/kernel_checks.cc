@@ -94,12 +94,26 @@ void check_shape_checks() {
              ranked.shape.reduced == 12 && ranked.shape.inner == 30 &&
              ranked.output_dims({2, 3, 4, 5, 6}) == Dims{2, 5, 6},
          "x [2, 3, 4, 5, 6] reduced over [1, 3): canonical [2, 1, 12, 30], y [2, 5, 6]");
-  ActivationParams params;
-  Activation activation;
-  expect(!parse_activation("elu", {std::nan("")}, &activation, &params).empty(), "refuses a NaN parameter");
-  expect(!parse_activation("elu", {}, &activation, &params).empty(), "refuses a missing parameter");
-  expect(!parse_activation("nope", {}, &activation, &params).empty(), "refuses an unknown activation");
-  expect(!check_derivative_order(-1).empty() && !check_derivative_order(2).empty(), "derivative order 0 or 1");
+  const auto refuses = [](SpecAttributes attributes) {
+    SpatialDenseSpec parsed;
+    return !parse_attributes(attributes, &parsed).empty();
+  };
+  SpecAttributes elu;
+  elu.activation = "elu";
+  elu.activation_params = {std::nan("")};
+  expect(refuses(elu), "refuses a NaN parameter");
+  elu.activation_params = {};
+  expect(refuses(elu), "refuses a missing parameter");
+  SpecAttributes unknown;
+  unknown.activation = "nope";
+  expect(refuses(unknown), "refuses an unknown activation");
+  SpecAttributes reduction;
+  reduction.reduction = "max";
+  expect(refuses(reduction), "refuses an unknown reduction");
+  SpecAttributes order_minus_one, order_two;
+  order_minus_one.derivative_order = -1;
+  order_two.derivative_order = 2;
+  expect(refuses(order_minus_one) && refuses(order_two), "derivative order 0 or 1");
 }
 
 // --- kernels on every kind of shape -----------------------------------------
@@ -198,14 +212,12 @@ void check_linear_float64(const SpatialDenseSpec& spec, const Buffer& x, const B
 void run_case(const Dims& x_dims, Reduction reduction, bool has_bias, DType dtype, const Case& act,
               int derivative_order, bool threaded, std::pair<int64_t, int64_t> reduced_axes = {2, 3}) {
   SpatialDenseSpec spec;
-  spec.reduction = reduction;
-  spec.reduce_begin = reduced_axes.first;
-  spec.reduce_end = reduced_axes.second;
-  spec.has_bias = has_bias;
-  spec.derivative_order = derivative_order;
+  const char* const reduction_names[] = {"none", "sum", "mean"};  // Reduction's order
+  std::string error = parse_attributes({act.activation, act.params, reduction_names[int(reduction)], has_bias,
+                                        derivative_order, reduced_axes.first, reduced_axes.second},
+                                       &spec);
   const Dims w_dims(x_dims.begin() + 1, x_dims.end());
   const Dims bias_dims = has_bias ? w_dims : Dims{0};
-  std::string error = parse_activation(act.activation, act.params, &spec.activation, &spec.params);
   if (error.empty()) error = check_forward(x_dims, w_dims, bias_dims, &spec);
   const std::string what = std::string(act.activation) + " x " + dims_to_string(x_dims) + " reduction " +
                            std::to_string(int(reduction)) + (has_bias ? " bias" : " no bias") + " dtype " +
@@ -301,8 +313,7 @@ void check_kernels() {
 std::vector<unsigned char> weight_gradients(const ParallelFor& parallel_for, uint32_t seed) {
   const Dims x_dims = {64, 1, 1024, 1}, w_dims = {1, 1024, 1};
   SpatialDenseSpec spec;
-  spec.has_bias = true;
-  std::string error = parse_activation("linear", {}, &spec.activation, &spec.params);
+  std::string error = parse_attributes(SpecAttributes(), &spec);  // linear, no reduction, with bias
   if (error.empty()) error = check_forward(x_dims, w_dims, w_dims, &spec);
   if (error.empty()) error = check_backward(x_dims, x_dims, w_dims, w_dims, &spec);
   expect(error.empty(), "nested backward: shape refused: " + error);
