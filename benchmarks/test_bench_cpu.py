@@ -7,6 +7,8 @@ SPATIAL_OPS_BENCH_QUICK=1 runs tiny sizes only (what CI does, untimed)."""
 
 import functools
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,6 +148,22 @@ def test_peak_memory_script_runs():
     import peak_memory
     table = peak_memory.table((8, 3, 3))
     assert table.count("\n| relu | None |") == 2  # the peers' table and the dy-in-step table
+
+
+def test_compare_builds_script_runs(capsys, monkeypatch):
+    """benchmarks/compare_builds.py end to end, the installed build against itself."""
+    import compare_builds
+    package_parent = str(Path(spatial_ops.__file__).parents[1])
+    monkeypatch.setattr(sys, "argv", ["compare_builds.py", package_parent, package_parent, "--rounds", "1"])
+    compare_builds.main()
+    assert "outputs bitwise equal: all" in capsys.readouterr().out
+
+
+def test_first_touch_script_runs():
+    """benchmarks/first_touch.py end to end at a tiny size (it measures, never judges)."""
+    import first_touch
+    table = first_touch.table((8, 3, 3))
+    assert table.count("| forward |") == len(first_touch.ALLOCATORS)
 
 
 def test_activation_cost_script_runs():
