@@ -22,20 +22,24 @@ class SpatialDenseLogic:
     when given (any shape that broadcasts to it, e.g. (H, W, 1) to share one
     weight over channels).
 
-    fused: "auto" runs the fused op, except while traced for XLA
-    (jit_compile=True), which cannot compile custom ops and gets the same math
-    as TensorFlow composites (spatial_ops.reference) to fuse itself; False
-    always runs the composites; True always runs the fused op and refuses XLA.
-    Keras 3's model.compile(jit_compile="auto") turns XLA on for GPU machines;
-    the layer tells it no (supports_jit) unless fused=False, so "auto" keeps
-    the fused kernels. An explicit jit_compile=True compiles the whole model
-    with XLA, this layer included as composites.
+    fused: "auto" runs the fused op. Under XLA (jit_compile=True) the op
+    compiles as a custom call of the same kernels where the front-end can
+    lower it (runs_fused_in_xla: the CPU, for now); elsewhere it gets the
+    same math as TensorFlow composites (spatial_ops.reference) for XLA to
+    fuse. False always runs the composites; True always runs the fused op
+    and refuses XLA where it cannot be lowered. Keras 3's
+    model.compile(jit_compile="auto") turns XLA on for GPU machines; where
+    the op cannot be lowered the layer tells it no (supports_jit) unless
+    fused=False, so "auto" keeps the fused kernels. An explicit
+    jit_compile=True compiles the whole model with XLA, this layer included
+    as composites there.
     """
 
     _keras = None  # the flavour's Keras module
     # The flavour's staticmethod that returns the front-end module for the
     # framework in use (spatial_dense, reference.spatial_dense, in_xla_context,
-    # keras_is_resolving_auto_jit), or raises NotImplementedError naming the fix.
+    # runs_fused_in_xla, keras_is_resolving_auto_jit), or raises
+    # NotImplementedError naming the fix.
     _front_end = None
 
     def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
@@ -66,7 +70,8 @@ class SpatialDenseLogic:
 
     @property
     def supports_jit(self):
-        return self.fused is False or not self._front_end().keras_is_resolving_auto_jit()
+        front_end = self._front_end()
+        return self.fused is False or front_end.runs_fused_in_xla() or not front_end.keras_is_resolving_auto_jit()
 
     @supports_jit.setter
     def supports_jit(self, value):
@@ -93,7 +98,7 @@ class SpatialDenseLogic:
 
     def call(self, inputs):
         front_end = self._front_end()
-        if self.fused is True and front_end.in_xla_context():
+        if self.fused is True and front_end.in_xla_context() and not front_end.runs_fused_in_xla():
             raise ValueError(
                 f"SpatialDense {self.name!r} has fused=True, but it is being compiled with XLA "
                 "(jit_compile=True), which cannot compile the fused custom op. Use "

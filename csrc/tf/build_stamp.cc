@@ -6,7 +6,10 @@
 //
 // The release comes from the build (CMake's TF_VERSION, set by setup.py from
 // tf.__version__): TensorFlow's headers carry it only up to 2.19. The ABI is
-// the one this file is actually compiled with.
+// the one this file is actually compiled with. xla_lowering says whether the
+// library lowers the ops to XLA custom calls (csrc/tf/xla_lowering.cc, built
+// where the TensorFlow allows it): where it does not, the Python wrapper
+// keeps the composite under XLA.
 #include <cstddef>  // defines _GLIBCXX_USE_CXX11_ABI when the flags do not
 
 #define SPATIAL_OPS_STRINGIFY_(x) #x
@@ -15,4 +18,5 @@
 // Format parsed by spatial_ops/tensorflow/_loader.py: keep both in step.
 extern "C" __attribute__((used, visibility("default"))) const char spatial_ops_build_stamp[] =
     "spatial_ops-build-stamp:tensorflow=" SPATIAL_OPS_STRINGIFY(SPATIAL_OPS_TF_VERSION)
-    ";cxx11_abi=" SPATIAL_OPS_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) ";";
+    ";cxx11_abi=" SPATIAL_OPS_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) ";"
+    "xla_lowering=" SPATIAL_OPS_STRINGIFY(SPATIAL_OPS_XLA_LOWERING) ";";

@@ -30,17 +30,17 @@ inline Dims dims_of(const tensorflow::Tensor& t) {
   return Dims(sizes.begin(), sizes.end());
 }
 
-// Reads the attributes both ops share; errors name the attribute.
-inline std::string spec_from_attrs(tensorflow::OpKernelConstruction* ctx, SpatialDenseSpec* spec) {
-  SpecAttributes attributes;
+// Reads the attributes both ops share; errors name the attribute. The XLA
+// lowering passes them on to the custom call as they are.
+inline std::string read_attributes(tensorflow::OpKernelConstruction* ctx, SpecAttributes* attributes) {
   std::vector<std::string> param_strings;
-  if (!ctx->GetAttr("activation", &attributes.activation).ok() ||
+  if (!ctx->GetAttr("activation", &attributes->activation).ok() ||
       !ctx->GetAttr("activation_params", &param_strings).ok() ||
-      !ctx->GetAttr("reduction", &attributes.reduction).ok() ||
-      !ctx->GetAttr("has_bias", &attributes.has_bias).ok() ||
-      !ctx->GetAttr("derivative_order", &attributes.derivative_order).ok() ||
-      !ctx->GetAttr("reduce_begin", &attributes.reduce_begin).ok() ||
-      !ctx->GetAttr("reduce_end", &attributes.reduce_end).ok()) {
+      !ctx->GetAttr("reduction", &attributes->reduction).ok() ||
+      !ctx->GetAttr("has_bias", &attributes->has_bias).ok() ||
+      !ctx->GetAttr("derivative_order", &attributes->derivative_order).ok() ||
+      !ctx->GetAttr("reduce_begin", &attributes->reduce_begin).ok() ||
+      !ctx->GetAttr("reduce_end", &attributes->reduce_end).ok()) {
     return "missing attribute: expected activation, activation_params, reduction, has_bias, "
            "derivative_order, reduce_begin, reduce_end";
   }
@@ -51,9 +51,16 @@ inline std::string spec_from_attrs(tensorflow::OpKernelConstruction* ctx, Spatia
     if (error != std::errc() || end != text.data() + text.size()) {
       return "activation_params must be decimal numbers, got '" + text + "'";
     }
-    attributes.activation_params.push_back(value);
+    attributes->activation_params.push_back(value);
   }
-  return parse_attributes(attributes, spec);
+  return "";
+}
+
+// The attributes, read and parsed into spec (everything but its shape).
+inline std::string spec_from_attrs(tensorflow::OpKernelConstruction* ctx, SpatialDenseSpec* spec,
+                                   SpecAttributes* attributes) {
+  const std::string error = read_attributes(ctx, attributes);
+  return error.empty() ? parse_attributes(*attributes, spec) : error;
 }
 
 // Both ops, on every device, parse the same attributes once, at construction,
@@ -62,7 +69,8 @@ inline std::string spec_from_attrs(tensorflow::OpKernelConstruction* ctx, Spatia
 class SpatialDenseOpBase : public tensorflow::OpKernel {
  public:
   explicit SpatialDenseOpBase(tensorflow::OpKernelConstruction* ctx) : OpKernel(ctx) {
-    const std::string error = spec_from_attrs(ctx, &spec_);
+    SpecAttributes attributes;
+    const std::string error = spec_from_attrs(ctx, &spec_, &attributes);
     OP_REQUIRES(ctx, error.empty(), absl::InvalidArgumentError(error));
   }
 

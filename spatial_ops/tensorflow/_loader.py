@@ -11,6 +11,7 @@ LIBRARY stands for it and loads it when an op is first looked up on it (or
 by LIBRARY.load()), so importing this front-end costs no load.
 """
 
+import ctypes
 import re
 import sys
 from pathlib import Path
@@ -20,6 +21,10 @@ _LIBRARY = Path(__file__).parent.parent / "_spatial_ops_tf.so"
 # The text csrc/tf/build_stamp.cc compiles into the library: format_build_stamp
 # writes it, BUILD_STAMP reads it back as (TensorFlow version, ABI flag).
 BUILD_STAMP = re.compile(rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);")
+
+
+# The stamp's last field: whether the library lowers the ops to XLA custom calls.
+_XLA_LOWERING = re.compile(rb"spatial_ops-build-stamp:[^\0]*;xla_lowering=([01]);")
 
 
 def format_build_stamp(version, cxx11_abi):
@@ -126,10 +131,25 @@ class LazyOpLibrary:
 
     def __init__(self):
         self._module = None
+        self._lowers_to_xla = None
 
     @property
     def loaded(self):
         return self._module is not None
+
+    @property
+    def lowers_to_xla(self):
+        """Whether the loaded library lowers its ops to XLA custom calls."""
+        if self._lowers_to_xla is None:
+            self.load()
+            match = _XLA_LOWERING.search(_LIBRARY.read_bytes())
+            self._lowers_to_xla = match is not None and match[1] == b"1"
+        return self._lowers_to_xla
+
+    def lowering_registered(self):
+        """Whether XLA takes the lowering in this process: not when it had
+        compiled something before the library loaded (csrc/tf/xla_lowering.cc)."""
+        return bool(ctypes.CDLL(str(_LIBRARY)).spatial_ops_xla_lowering_registered())
 
     def load(self):
         """Loads the library if it is not loaded yet and returns its module."""

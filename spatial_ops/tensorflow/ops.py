@@ -2,7 +2,9 @@
 (the op takes any rank and the reduced run of axes as attributes), and
 registers the fused backward as its gradient."""
 
+import functools
 import math
+import warnings
 
 import tensorflow as tf
 
@@ -71,6 +73,29 @@ def _call_fused(x, kernel, bias, activation, run, reduction):
     )
 
 
+def runs_fused_in_xla():
+    """Whether the op compiles into XLA programs as a custom call of its own
+    kernels: where the library was built with the lowering (TensorFlow
+    releases that allow it, csrc/tf/xla_lowering.cc) and for the CPU, the
+    only device with XLA handlers so far; TensorFlow that sees a GPU would
+    place the op there."""
+    if not LIBRARY.lowers_to_xla or tf.config.list_physical_devices("GPU"):
+        return False
+    if not LIBRARY.lowering_registered():
+        _warn_lowering_missed()
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_lowering_missed():
+    warnings.warn(
+        "spatial_ops was imported after XLA had compiled something in this process, so XLA cannot "
+        "run its fused kernels: jit-compiled code runs the same math as TensorFlow composites. "
+        "Import spatial_ops before the first XLA compilation (jit_compile=True) for the fused kernels.",
+        stacklevel=3)
+
+
 def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, reduction="sum"):
     """y = reduce(activation(x * kernel + bias)) in one fused pass.
 
@@ -80,11 +105,12 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     op); reduce_axis: None, an int or ints (never the batch axis 0);
     reduction: "sum" or "mean". Differentiable in x, kernel and bias.
 
-    While traced for XLA (tf.function(jit_compile=True)), which cannot compile
-    a custom op, this is spatial_ops.reference.spatial_dense: XLA fuses that
-    composite itself, with the same results and gradients.
+    Under XLA (tf.function(jit_compile=True)) the op and its gradients lower
+    to custom calls of the same kernels where runs_fused_in_xla() says so;
+    elsewhere this is spatial_ops.reference.spatial_dense there, which XLA
+    fuses itself, with the same results and gradients.
     """
-    if _xla.in_xla_context():
+    if _xla.in_xla_context() and not runs_fused_in_xla():
         return reference.spatial_dense(x, kernel, bias, activation=activation,
                                        reduce_axis=reduce_axis, reduction=reduction)
     x, kernel, bias = _operands.prepare_operands(x, kernel, bias)
