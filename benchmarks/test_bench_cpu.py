@@ -166,6 +166,13 @@ def test_first_touch_script_runs():
     assert table.count("| forward |") == len(first_touch.ALLOCATORS)
 
 
+def test_xla_step_script_runs():
+    """benchmarks/xla_step.py end to end at a tiny size (it measures, never judges)."""
+    import xla_step
+    table = xla_step.table((4, 6, 5))
+    assert "| fused, XLA |" in table and "fused=False" in table
+
+
 def test_activation_cost_script_runs():
     """benchmarks/activation_cost.py on every fused row, one call each (it measures, never judges)."""
     import activation_cost
