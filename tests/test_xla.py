@@ -178,3 +178,20 @@ def test_fused_true_compiles_with_xla_where_the_op_is_lowered(rng):
 def test_fused_must_be_auto_true_or_false():
     with pytest.raises(ValueError, match='fused must be "auto", True or False, got 1'):
         spatial_ops.SpatialDense(fused=1)
+
+
+def test_saved_jit_compiled_function_reloads_in_a_fresh_process(rng, tmp_path):
+    x = rng.normal(size=(4, 3, 5)).astype(np.float32)
+    module = tf.Module()
+    module.kernel = tf.Variable(rng.normal(size=(3, 5)).astype(np.float32))
+    module.f = tf.function(lambda x: spatial_ops.spatial_dense(x, module.kernel, activation="silu", reduce_axis=-1),
+                           jit_compile=True, input_signature=[tf.TensorSpec((None, 3, 5))])
+    expected = module.f(x).numpy()
+    tf.saved_model.save(module, str(tmp_path / "model"))
+    np.save(tmp_path / "x.npy", x)
+    run_python("import sys, numpy as np, tensorflow as tf\n"
+               "import spatial_ops\n"
+               "loaded = tf.saved_model.load(sys.argv[1])\n"
+               "np.save(sys.argv[3], loaded.f(np.load(sys.argv[2])).numpy())\n",
+               tmp_path / "model", tmp_path / "x.npy", tmp_path / "y.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
