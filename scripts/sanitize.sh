@@ -79,7 +79,7 @@ done
 
 echo "== C++ kernel checks under the sanitizers, each CPU build"
 status=0
-ISAS=$("${PYTHON_ENV[@]}" "$PYTHON" -c "import spatial_ops._core as core; print(*core.supported_cpu_isas())" 2> "$LOG") \
+ISAS=$("${PYTHON_ENV[@]}" "$PYTHON" -P -c "import spatial_ops._core as core; print(*core.supported_cpu_isas())" 2> "$LOG") \
   || { cat "$LOG"; exit 1; }
 for isa in $ISAS; do
   SPATIAL_OPS_CPU_ISA=$isa "$OUT/kernel_checks" 2>&1 | tee "$LOG" || status=1
