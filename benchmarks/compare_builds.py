@@ -31,16 +31,8 @@ PASSES = {"forward": ("none", 2, 3, False), "backward": ("none", 2, 3, True),
 def measure():
     """Child: {case: ns per element} and {case: digest of the outputs}, this build."""
     import numpy as np
+    from activation_cost import median_seconds
     from spatial_ops import _core
-
-    def median_seconds(fn, repeats=1 if QUICK else 21):
-        fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return float(np.median(times))
 
     rng = np.random.default_rng(0)
     timings, digests = {}, {}
@@ -59,7 +51,7 @@ def measure():
                     run = lambda: _core.forward(x, kernel, bias, activation, params, reduction,
                                                 reduce_begin=begin, reduce_end=end)
                 key = f"{dtype} {activation} {name}"
-                timings[key] = median_seconds(run) * 1e9 / x.size
+                timings[key] = median_seconds(run, repeats=1 if QUICK else 21) * 1e9 / x.size
                 outputs = run()
                 digests[key] = hashlib.sha1(b"".join(
                     a.tobytes() for a in (outputs if isinstance(outputs, tuple) else (outputs,)))).hexdigest()

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <atomic>
+#include <initializer_list>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -31,9 +33,12 @@ Dims dims_of(const ffi::AnyBuffer& buffer) {
   return Dims(dims.begin(), dims.end());
 }
 
-SpecAttributes attributes_of(std::string_view activation, ffi::Span<const int64_t> param_bits,
-                             std::string_view reduction, bool has_bias, int64_t derivative_order,
-                             int64_t reduce_begin, int64_t reduce_end) {
+// The call's attributes parsed into *spec and its one dtype into *dtype;
+// buffers lists the element types of every operand and result, x's first.
+std::string parse_call(std::string_view activation, ffi::Span<const int64_t> param_bits,
+                       std::string_view reduction, bool has_bias, int64_t derivative_order, int64_t reduce_begin,
+                       int64_t reduce_end, std::initializer_list<ffi::DataType> buffers, SpatialDenseSpec* spec,
+                       DType* dtype) {
   SpecAttributes attributes;
   attributes.activation = std::string(activation);
   for (const int64_t bits : param_bits) {
@@ -46,7 +51,13 @@ SpecAttributes attributes_of(std::string_view activation, ffi::Span<const int64_
   attributes.derivative_order = derivative_order;
   attributes.reduce_begin = reduce_begin;
   attributes.reduce_end = reduce_end;
-  return attributes;
+  const std::string error = parse_attributes(attributes, spec);
+  if (!error.empty()) return error;
+  if (!dtype_of(*buffers.begin(), dtype)) return "x must be float16, bfloat16, float32 or float64";
+  for (const ffi::DataType type : buffers) {
+    if (type != *buffers.begin()) return "every operand and result must have x's dtype";
+  }
+  return "";
 }
 
 // work(begin, end) over [0, total) in pieces on XLA's intra-op pool and the
@@ -95,15 +106,10 @@ ffi::Error forward_host(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer k
                         ffi::Span<const int64_t> param_bits, std::string_view reduction, bool has_bias,
                         int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end) {
   SpatialDenseSpec spec;
-  std::string error = parse_attributes(
-      attributes_of(activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end),
-      &spec);
   DType dtype;
-  if (error.empty() && !dtype_of(x.element_type(), &dtype)) error = "x must be float16, bfloat16, float32 or float64";
-  if (error.empty() && (kernel.element_type() != x.element_type() || bias.element_type() != x.element_type() ||
-                        y->element_type() != x.element_type())) {
-    error = "x, kernel, bias and y must have one dtype";
-  }
+  std::string error = parse_call(activation, param_bits, reduction, has_bias, derivative_order, reduce_begin,
+                                 reduce_end, {x.element_type(), kernel.element_type(), bias.element_type(),
+                                 y->element_type()}, &spec, &dtype);
   const Dims x_dims = dims_of(x);
   if (error.empty()) error = check_forward(x_dims, dims_of(kernel), dims_of(bias), &spec);
   if (error.empty() && dims_of(*y) != spec.output_dims(x_dims)) {
@@ -121,15 +127,11 @@ ffi::Error backward_host(ffi::ThreadPool pool, ffi::AnyBuffer dy, ffi::AnyBuffer
                          ffi::Span<const int64_t> param_bits, std::string_view reduction, bool has_bias,
                          int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end) {
   SpatialDenseSpec spec;
-  std::string error = parse_attributes(
-      attributes_of(activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end),
-      &spec);
   DType dtype;
-  if (error.empty() && !dtype_of(x.element_type(), &dtype)) error = "x must be float16, bfloat16, float32 or float64";
-  for (const ffi::DataType type : {dy.element_type(), kernel.element_type(), bias.element_type(),
-                                   dx->element_type(), dkernel->element_type(), dbias->element_type()}) {
-    if (error.empty() && type != x.element_type()) error = "dy, x, kernel, bias and the gradients must have one dtype";
-  }
+  std::string error = parse_call(activation, param_bits, reduction, has_bias, derivative_order, reduce_begin,
+                                 reduce_end, {x.element_type(), dy.element_type(), kernel.element_type(),
+                                 bias.element_type(), dx->element_type(), dkernel->element_type(),
+                                 dbias->element_type()}, &spec, &dtype);
   if (error.empty()) error = check_backward(dims_of(dy), dims_of(x), dims_of(kernel), dims_of(bias), &spec);
   if (error.empty() && (dims_of(*dx) != dims_of(x) || dims_of(*dkernel) != dims_of(kernel) ||
                         dims_of(*dbias) != dims_of(bias))) {
