@@ -25,10 +25,11 @@ inline DType dtype_of(const tensorflow::Tensor& t) {
   }
 }
 
-inline Dims dims_of(const tensorflow::Tensor& t) {
-  const auto sizes = t.shape().dim_sizes();
+inline Dims dims_of(const tensorflow::TensorShape& shape) {
+  const auto sizes = shape.dim_sizes();
   return Dims(sizes.begin(), sizes.end());
 }
+inline Dims dims_of(const tensorflow::Tensor& t) { return dims_of(t.shape()); }
 
 // Reads the attributes both ops share; errors name the attribute. The XLA
 // lowering passes them on to the custom call as they are.

@@ -33,11 +33,6 @@ namespace {
 
 using ::tensorflow::XlaOpKernelContext;
 
-Dims dims_of(const tensorflow::TensorShape& shape) {
-  const auto sizes = shape.dim_sizes();
-  return Dims(sizes.begin(), sizes.end());
-}
-
 // The custom call's attributes, as an MLIR dictionary (XLA's typed FFI reads
 // them from the instruction's backend config).
 std::string ffi_attributes(const SpecAttributes& attributes) {

@@ -79,7 +79,7 @@ ParallelFor parallel_for_on(ffi::ThreadPool& pool) {
       const WorkFn* work;
       std::mutex mutex;
       std::condition_variable done;
-      int64_t running = 0, finished = 0;
+      int64_t finished = 0;
       void run() {
         for (int64_t p; (p = next.fetch_add(1)) < pieces;) {
           (*work)(p * total / pieces, (p + 1) * total / pieces);

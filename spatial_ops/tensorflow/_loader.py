@@ -19,12 +19,9 @@ from pathlib import Path
 # The build puts the library at the package's top level, beside _core.
 _LIBRARY = Path(__file__).parent.parent / "_spatial_ops_tf.so"
 # The text csrc/tf/build_stamp.cc compiles into the library: format_build_stamp
-# writes it, BUILD_STAMP reads it back as (TensorFlow version, ABI flag).
-BUILD_STAMP = re.compile(rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);")
-
-
-# The stamp's last field: whether the library lowers the ops to XLA custom calls.
-_XLA_LOWERING = re.compile(rb"spatial_ops-build-stamp:[^\0]*;xla_lowering=([01]);")
+# writes it, BUILD_STAMP reads it back as (TensorFlow version, ABI flag, and
+# whether the library lowers the ops to XLA custom calls, "1" or "0").
+BUILD_STAMP = re.compile(rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);(?:xla_lowering=([01]);)?")
 
 
 def format_build_stamp(version, cxx11_abi):
@@ -81,13 +78,15 @@ def _built_for_other(built_for, rebuild):
 
 
 def _read_stamp(library):
-    """(TensorFlow version, C++ ABI flag) the library was compiled for, or None."""
+    """(TensorFlow version, C++ ABI flag) the library was compiled for, and
+    whether it lowers the ops to XLA; None without a stamp."""
     match = BUILD_STAMP.search(library.read_bytes())
-    return None if match is None else (match[1].decode(), int(match[2]))
+    return None if match is None else ((match[1].decode(), int(match[2])), match[3] == b"1")
 
 
 def load_op_library():
-    """The op library's module of op functions, after every check above."""
+    """The op library's module of op functions, after every check above, and
+    whether the library lowers the ops to XLA custom calls."""
     build_info = _build_info()
     if build_info is None:
         raise ImportError(
@@ -113,10 +112,11 @@ def load_op_library():
             f"spatial_ops: {_LIBRARY} carries no build stamp: it is corrupt or not a spatial_ops "
             f"op library. Rebuild it: {rebuild}"
         )
-    if stamp != running:
-        raise _built_for_other(f"{_describe(*stamp)} (the stamp compiled into {_LIBRARY.name})", rebuild)
+    stamped_for, lowers_to_xla = stamp
+    if stamped_for != running:
+        raise _built_for_other(f"{_describe(*stamped_for)} (the stamp compiled into {_LIBRARY.name})", rebuild)
     try:
-        return tf.load_op_library(str(_LIBRARY))
+        return tf.load_op_library(str(_LIBRARY)), lowers_to_xla
     except (tf.errors.NotFoundError, OSError) as error:
         raise ImportError(
             f"spatial_ops: loading {_LIBRARY} failed ({error}). It is probably corrupt or "
@@ -131,7 +131,8 @@ class LazyOpLibrary:
 
     def __init__(self):
         self._module = None
-        self._lowers_to_xla = None
+        self._lowers_to_xla = False
+        self._lowering_registered = None
 
     @property
     def loaded(self):
@@ -139,22 +140,21 @@ class LazyOpLibrary:
 
     @property
     def lowers_to_xla(self):
-        """Whether the loaded library lowers its ops to XLA custom calls."""
-        if self._lowers_to_xla is None:
-            self.load()
-            match = _XLA_LOWERING.search(_LIBRARY.read_bytes())
-            self._lowers_to_xla = match is not None and match[1] == b"1"
+        """Whether the library lowers its ops to XLA custom calls (its stamp says)."""
+        self.load()
         return self._lowers_to_xla
 
     def lowering_registered(self):
         """Whether XLA takes the lowering in this process: not when it had
         compiled something before the library loaded (csrc/tf/xla_lowering.cc)."""
-        return bool(ctypes.CDLL(str(_LIBRARY)).spatial_ops_xla_lowering_registered())
+        if self._lowering_registered is None:
+            self._lowering_registered = ctypes.CDLL(str(_LIBRARY)).spatial_ops_xla_lowering_registered
+        return bool(self._lowering_registered())
 
     def load(self):
         """Loads the library if it is not loaded yet and returns its module."""
         if self._module is None:
-            self._module = load_op_library()
+            self._module, self._lowers_to_xla = load_op_library()
         return self._module
 
     def __getattr__(self, name):
