@@ -15,6 +15,7 @@ import os
 import keras
 
 from .activations import FUSED_ACTIVATION_NAMES, Activation
+from .exporting import export, portable
 from .seed_layers import Custom2DDense, Custom2DDenseActivation, Custom2DDenseSummation
 
 # SpatialDense is built on the Keras that tf.keras is: tf_keras when
@@ -60,6 +61,8 @@ __all__ = [
     "Custom2DDenseSummation",
     "FUSED_ACTIVATION_NAMES",
     "SpatialDense",
+    "export",
+    "portable",
     "reference",
     "spatial_dense",
 ]

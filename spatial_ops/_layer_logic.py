@@ -11,7 +11,7 @@ select rows of the C++ activation table, whichever Keras builds the model.
 
 import keras
 
-from . import _shapes, activations
+from . import _shapes, activations, composite, exporting
 
 
 class SpatialDenseLogic:
@@ -26,20 +26,24 @@ class SpatialDenseLogic:
     compiles as a custom call of the same kernels where the front-end can
     lower it (runs_fused_in_xla: the CPU, for now); elsewhere it gets the
     same math as TensorFlow composites (spatial_ops.reference) for XLA to
-    fuse. False always runs the composites; True always runs the fused op
-    and refuses XLA where it cannot be lowered. Keras 3's
+    fuse. False always runs the math as plain keras.ops
+    (spatial_ops.composite), on any Keras backend; True always runs the
+    fused op and refuses XLA where it cannot be lowered. Keras 3's
     model.compile(jit_compile="auto") turns XLA on for GPU machines; where
     the op cannot be lowered the layer tells it no (supports_jit) unless
     fused=False, so "auto" keeps the fused kernels. An explicit
     jit_compile=True compiles the whole model with XLA, this layer included
     as composites there.
+
+    Inside spatial_ops.portable() (and spatial_ops.export) the layer runs
+    and traces as the keras.ops composite whatever fused says, so that an
+    exported model runs where spatial_ops is not installed.
     """
 
     _keras = None  # the flavour's Keras module
     # The flavour's staticmethod that returns the front-end module for the
-    # framework in use (spatial_dense, reference.spatial_dense, in_xla_context,
-    # runs_fused_in_xla, keras_is_resolving_auto_jit), or raises
-    # NotImplementedError naming the fix.
+    # framework in use (spatial_dense, in_xla_context, runs_fused_in_xla,
+    # keras_is_resolving_auto_jit), or raises NotImplementedError naming the fix.
     _front_end = None
 
     def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
@@ -47,7 +51,8 @@ class SpatialDenseLogic:
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, weight_shape=None, fused="auto",
                  **kwargs):
-        self._front_end()  # refuse a framework without a front-end now, not at the first call
+        if fused is not False and not exporting.tracing_portable():
+            self._front_end()  # refuse a framework without a front-end now, not at the first call
         flavour = self._keras
         super().__init__(activity_regularizer=flavour.regularizers.get(activity_regularizer), **kwargs)
         _shapes.check_reduction(reduction)
@@ -70,8 +75,10 @@ class SpatialDenseLogic:
 
     @property
     def supports_jit(self):
+        if self.fused is False:
+            return True
         front_end = self._front_end()
-        return self.fused is False or front_end.runs_fused_in_xla() or not front_end.keras_is_resolving_auto_jit()
+        return front_end.runs_fused_in_xla() or not front_end.keras_is_resolving_auto_jit()
 
     @supports_jit.setter
     def supports_jit(self, value):
@@ -97,6 +104,9 @@ class SpatialDenseLogic:
         ) if self.use_bias else None
 
     def call(self, inputs):
+        if self.fused is False or exporting.tracing_portable():
+            return composite.spatial_dense(inputs, self.kernel, self.bias, activation=self.activation,
+                                           reduce_axis=self.reduce_axis, reduction=self.reduction)
         front_end = self._front_end()
         if self.fused is True and front_end.in_xla_context() and not front_end.runs_fused_in_xla():
             raise ValueError(
@@ -104,11 +114,8 @@ class SpatialDenseLogic:
                 "(jit_compile=True), which cannot compile the fused custom op. Use "
                 'fused="auto" to run the composite math under XLA, or compile without XLA.'
             )
-        implementation = front_end.reference if self.fused is False else front_end
-        return implementation.spatial_dense(inputs, self.kernel, self.bias,
-                                            activation=self.activation,
-                                            reduce_axis=self.reduce_axis,
-                                            reduction=self.reduction)
+        return front_end.spatial_dense(inputs, self.kernel, self.bias, activation=self.activation,
+                                       reduce_axis=self.reduce_axis, reduction=self.reduction)
 
     def compute_mask(self, inputs, mask=None):
         return mask if self.reduce_axis is None else None

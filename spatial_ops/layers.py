@@ -12,7 +12,8 @@ def _front_end():
         raise NotImplementedError(
             f"spatial_ops' layers run on Keras' TensorFlow backend only, but the Keras backend in "
             f"use is {backend!r}. Set KERAS_BACKEND=tensorflow before Keras is imported "
-            "(spatial_ops has no JAX or PyTorch front-end yet)."
+            "(spatial_ops has no JAX or PyTorch front-end yet), or build the layer with fused=False "
+            "for the same math as plain keras.ops on any backend."
         )
     from . import tensorflow
 

@@ -62,3 +62,30 @@ def test_another_backend_imports_the_tensorflow_front_end_on_first_use():
                "assert LIBRARY.loaded\n"
                "np.testing.assert_allclose(y, reference.spatial_dense(x, kernel, activation='gelu'), rtol=1e-6)\n",
                env=env_with_another_keras_backend())
+
+
+COMPOSITE_TRAINS = """
+import numpy as np
+import keras
+import spatial_ops
+from helpers.criteria import assert_close
+assert keras.backend.backend() == "jax"
+keras.utils.set_random_seed(3)
+layer = spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal",
+                                 bias_initializer="random_normal", fused=False)
+model = keras.Sequential([keras.Input((6, 5)), layer,
+                          spatial_ops.SpatialDense(reduce_axis=-1, reduction="mean", fused=False),
+                          keras.layers.Dense(1)])
+x = np.random.default_rng(0).normal(size=(64, 6, 5)).astype(np.float32)
+before = np.asarray(layer.kernel).copy()
+model.compile("sgd", "mse")
+model.fit(x, x[:, :3].mean(axis=(1, 2))[:, None], epochs=2, verbose=0)
+assert not np.allclose(np.asarray(layer.kernel), before), "fit left the kernel unchanged"
+kernel, bias = (np.asarray(w, np.float64) for w in layer.weights)
+expected = spatial_ops.reference.spatial_dense(x.astype(np.float64), kernel, bias, activation="gelu")
+assert_close(layer(x), expected, "float32", "the composite layer on JAX")
+"""
+
+
+def test_a_composite_layer_trains_on_jax():
+    run_python(COMPOSITE_TRAINS, env=dict(env_with_another_keras_backend(), KERAS_BACKEND="jax"))

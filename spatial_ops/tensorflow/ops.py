@@ -8,7 +8,7 @@ import warnings
 
 import tensorflow as tf
 
-from .. import _shapes
+from .. import _shapes, composite, exporting
 from ..activations import resolve
 from . import _operands, _xla, reference
 from ._loader import LIBRARY
@@ -108,8 +108,13 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     Under XLA (tf.function(jit_compile=True)) the op and its gradients lower
     to custom calls of the same kernels where runs_fused_in_xla() says so;
     elsewhere this is spatial_ops.reference.spatial_dense there, which XLA
-    fuses itself, with the same results and gradients.
+    fuses itself, with the same results and gradients. Inside
+    spatial_ops.portable() it is spatial_ops.composite.spatial_dense, for
+    exports that run without spatial_ops.
     """
+    if exporting.tracing_portable():
+        return composite.spatial_dense(x, kernel, bias, activation=activation,
+                                       reduce_axis=reduce_axis, reduction=reduction)
     if _xla.in_xla_context() and not runs_fused_in_xla():
         return reference.spatial_dense(x, kernel, bias, activation=activation,
                                        reduce_axis=reduce_axis, reduction=reduction)
