@@ -1,6 +1,6 @@
 """tf_keras (TF_USE_LEGACY_KERAS=1): spatial_ops.SpatialDense is then a
 tf_keras layer, and a tf.keras model built with it predicts like the
-reference, trains, and saves and reloads. Each check runs in a fresh
+reference, trains, saves and reloads, and converts portably to LiteRT. Each check runs in a fresh
 process, since TensorFlow reads TF_USE_LEGACY_KERAS once."""
 
 import os
@@ -51,6 +51,14 @@ path = sys.argv[2] + "/model.keras"
 model.save(path)
 loaded = tf.keras.models.load_model(path)
 np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+
+# The portable form converts to LiteRT builtins (tf_keras' own converter entry).
+from helpers.runtimes import run_litert
+with spatial_ops.portable():
+    converted = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+with open(sys.argv[2] + "/model.tflite", "wb") as file:
+    file.write(converted)
+assert_close(run_litert(sys.argv[2] + "/model.tflite", x), model(x), tf.float32, "LiteRT")
 print("ok")
 """
 
