@@ -1,14 +1,16 @@
 """Builds spatial_ops' compiled parts with CMake (pybind11's cmake_example
-layout): always the pybind11 module `_core` (the kernels, no framework), and
-the TensorFlow op library when the environment being installed into has
-TensorFlow, whose release the wheel then pins.
+layout): always the pybind11 module `_core` (the kernels, no framework), the
+TensorFlow op library when the environment being installed into has
+TensorFlow, whose release the wheel then pins, and the JAX handler library
+when it has JAX (built on JAX's XLA FFI headers, tied to no JAX release).
 
 Environment knobs (all optional):
   SPATIAL_OPS_WITH_TF         auto (default): the op library when TensorFlow is
                               found; 1: require it; 0: never build it
-  SPATIAL_OPS_TF_PYTHON       the interpreter whose TensorFlow to build against
-                              (default: the one running the build, with pip's
-                              isolation lifted for the question)
+  SPATIAL_OPS_WITH_JAX        the same for the JAX handler library
+  SPATIAL_OPS_TF_PYTHON       the interpreter whose TensorFlow (and JAX) to
+                              build against (default: the one running the
+                              build, with pip's isolation lifted for the question)
   CMAKE_ARGS                  extra CMake arguments, e.g. "-DSPATIAL_OPS_CUDA=OFF"
   CMAKE_BUILD_TYPE            Release (default), RelWithDebInfo, Debug, ...
   CMAKE_BUILD_PARALLEL_LEVEL  compile jobs (default: every core)
@@ -54,8 +56,9 @@ print(json.dumps({
 """
 
 
-def describe_tensorflow():
-    """The target environment's TensorFlow, or None.
+def ask_target(code):
+    """What `code` prints (JSON, last line) in the target environment, or None
+    when it fails there (the framework is not installed).
 
     pip builds in an isolated environment: the backend runs the target's own
     interpreter (sys.executable) with PYTHONPATH and PYTHONNOUSERSITE set so
@@ -65,11 +68,15 @@ def describe_tensorflow():
     python = os.environ.get("SPATIAL_OPS_TF_PYTHON") or sys.executable
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONNOUSERSITE")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    result = subprocess.run([python, "-c", _DESCRIBE_TENSORFLOW], env=env,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         return None
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def describe_tensorflow():
+    """The target environment's TensorFlow, or None."""
+    return ask_target(_DESCRIBE_TENSORFLOW)
 
 
 def check_supported(tensorflow):
@@ -110,6 +117,32 @@ def target_tensorflow():
 
 TENSORFLOW = target_tensorflow()
 
+_DESCRIBE_JAX = r"""
+import json, sys
+import jax, jax.ffi
+print(json.dumps({"version": jax.__version__, "ffi_include_dir": jax.ffi.include_dir()}))
+"""
+
+
+def target_jax():
+    """The target environment's JAX to build the handler library for, or None."""
+    wanted = os.environ.get("SPATIAL_OPS_WITH_JAX", "auto").lower()
+    if wanted not in ("auto", "1", "0"):
+        sys.exit(f"SPATIAL_OPS_WITH_JAX must be auto, 1 or 0, got {wanted!r}")
+    if wanted == "0":
+        return None
+    jax = ask_target(_DESCRIBE_JAX)
+    if jax is None and wanted == "1":
+        sys.exit("SPATIAL_OPS_WITH_JAX=1, but no JAX (with jax.ffi) was found in the environment being "
+                 "installed into. Install it first (pip install 'jax[cpu]'), or set SPATIAL_OPS_TF_PYTHON "
+                 "to the interpreter that has it.")
+    if jax is None:
+        print("spatial_ops: no JAX in the target environment; building without the JAX handler library")
+    return jax
+
+
+JAX = target_jax()
+
 
 class CMakeExtension(Extension):
     def __init__(self, name):
@@ -144,6 +177,8 @@ class CMakeBuild(build_ext):
                 f"-DTF_LINK_FLAGS={';'.join(TENSORFLOW['link_flags'])}",
                 f"-DTF_VERSION={TENSORFLOW['version']}",
             ]
+        if JAX is not None:
+            configure.append(f"-DJAX_FFI_INCLUDE_DIR={JAX['ffi_include_dir']}")
         # Last, so that they override the defaults above.
         configure += shlex.split(os.environ.get("CMAKE_ARGS", ""))
         subprocess.run(configure, cwd=build_dir, check=True)

@@ -3,11 +3,13 @@ y = reduce(activation(x * kernel + bias)), in one pass forward and one pass
 backward on the CPU (C++) and NVIDIA GPUs (CUDA).
 
 The package itself is backend-neutral; each framework's front-end is a
-subpackage, imported only when that framework is in use. Today that is
-spatial_ops.tensorflow: it is imported here, and its op library loaded,
-when TensorFlow is Keras' backend (or tf_keras builds the models,
-TF_USE_LEGACY_KERAS); otherwise spatial_dense and reference import it on
-first use."""
+subpackage, imported only when that framework is in use:
+spatial_ops.tensorflow is imported here, and its op library loaded, when
+TensorFlow is Keras' backend (or tf_keras builds the models,
+TF_USE_LEGACY_KERAS); spatial_ops.jax when JAX is Keras' backend and the
+first op call needs it. spatial_dense is the op of Keras' backend's
+front-end (on a backend without one, TensorFlow's); reference is plain
+TensorFlow, imported on first use."""
 
 import importlib
 import os
@@ -38,18 +40,22 @@ if _LEGACY_KERAS or keras.backend.backend() == "tensorflow":
 
 
 def __getattr__(name):
-    """spatial_dense and reference on another Keras backend: the TensorFlow
-    front-end, imported on first use (raising the loader's ImportError when
-    TensorFlow or the op library is missing)."""
+    """spatial_dense and reference on another Keras backend, imported on first
+    use: JAX's op on JAX, else TensorFlow's (raising the loader's ImportError
+    when TensorFlow or the op library is missing)."""
     if name == "reference":
         return importlib.import_module(".reference", __name__)
     if name != "spatial_dense":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import tensorflow as front_end
+    if keras.backend.backend() == "jax":
+        from .jax import spatial_dense
+    else:
+        from . import tensorflow as front_end
 
-    front_end.load_op_library()
-    globals()[name] = front_end.spatial_dense
-    return front_end.spatial_dense
+        front_end.load_op_library()
+        spatial_dense = front_end.spatial_dense
+    globals()[name] = spatial_dense
+    return spatial_dense
 
 
 __version__ = "0.1.0"

@@ -2,6 +2,8 @@
 plain tuples and ints (no framework), so that each raises the same
 ValueError, naming the shapes, for the same bad input."""
 
+import math
+
 REDUCTIONS = ("sum", "mean")
 
 
@@ -58,3 +60,26 @@ def normalize_reduce_axes(reduce_axis, rank):
 def check_reduction(reduction):
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def fused_reduce_run(axes, static_dims):
+    """The contiguous run of reduced axes (normalized, non-empty) the kernels
+    reduce: the largest (by static size; None is unknown, the largest), the
+    last on ties. Returned as (start, stop) in x's axes; the front-end reduces
+    any other axes itself (a mean of equal-sized means is the mean)."""
+    runs, start = [], axes[0]
+    for previous, axis in zip(axes, axes[1:] + (None,)):
+        if axis != previous + 1:
+            runs.append((start, previous + 1))
+            start = axis
+
+    def static_size(run):
+        sizes = static_dims[run[0]:run[1]]
+        return math.prod(sizes) if None not in sizes else math.inf
+    return max(reversed(runs), key=static_size)
+
+
+def axes_left_after(axes, run):
+    """The reduced axes outside run, renumbered for an array without run's axes."""
+    start, stop = run
+    return tuple(a if a < start else a - (stop - start) for a in axes if not start <= a < stop)

@@ -6,18 +6,21 @@ from ._layer_logic import SpatialDenseLogic
 
 
 def _front_end():
-    """The front-end for Keras' backend: TensorFlow's, the only one so far."""
+    """The front-end for Keras' backend: TensorFlow's or JAX's."""
     backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise NotImplementedError(
-            f"spatial_ops' layers run on Keras' TensorFlow backend only, but the Keras backend in "
-            f"use is {backend!r}. Set KERAS_BACKEND=tensorflow before Keras is imported "
-            "(spatial_ops has no JAX or PyTorch front-end yet), or build the layer with fused=False "
-            "for the same math as plain keras.ops on any backend."
-        )
-    from . import tensorflow
+    if backend == "tensorflow":
+        from . import tensorflow
 
-    return tensorflow
+        return tensorflow
+    if backend == "jax":
+        from . import jax
+
+        return jax
+    raise NotImplementedError(
+        f"spatial_ops' fused layers run on Keras' TensorFlow and JAX backends, but the Keras backend "
+        f"in use is {backend!r}. Set KERAS_BACKEND=tensorflow or jax before Keras is imported, or "
+        "build the layer with fused=False for the same math as plain keras.ops on any backend."
+    )
 
 
 @keras.saving.register_keras_serializable(package="spatial_ops")

@@ -23,6 +23,11 @@ class _SeedCompatible(SpatialDense):
         self.width = width
         self.build((None, height, width))
 
+    def build(self, input_shape):
+        if self.built:  # built at construction, as the write-up's layers are; Keras may ask again
+            return
+        super().build(input_shape)
+
     # The write-up names the weights w and b.
     @property
     def w(self):

@@ -173,10 +173,9 @@ import spatial_ops
 from test_export import jax_exportable_activations, _model
 x_path, path, out_path = sys.argv[1:]
 assert keras.backend.backend() == "jax"
-with spatial_ops.portable():  # a fused layer refuses JAX outside it
-    model, _ = _model(jax_exportable_activations(), gelu=spatial_ops.Activation("gelu", approximate=True))
-    y = np.asarray(model(np.load(x_path)))
-    spatial_ops.export(model, path, verbose=False)
+model, _ = _model(jax_exportable_activations(), gelu=spatial_ops.Activation("gelu", approximate=True))
+y = np.asarray(model(np.load(x_path)))  # fused, by the JAX front-end
+spatial_ops.export(model, path, verbose=False)
 np.savez(out_path, y, *model.get_weights())
 """
 
@@ -189,9 +188,9 @@ def jax_exportable_activations():
 
 
 def test_a_jax_model_exports_a_saved_model_that_runs_without_spatial_ops(rng, tmp_path):
-    """On JAX, spatial_ops' layers are plain keras.ops inside portable(), and
-    the SavedModel comes from jax2tf; checked against the same model, with
-    the same weights, fused on TensorFlow."""
+    """On JAX the layers run fused; exported, they are plain keras.ops, and the
+    SavedModel comes from jax2tf. Both are checked against the same model,
+    with the same weights, fused on TensorFlow."""
     x = rng.normal(0.0, 1.5, (5, HEIGHT, WIDTH)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     path = str(tmp_path / "model")

@@ -89,3 +89,27 @@ assert_close(layer(x), expected, "float32", "the composite layer on JAX")
 
 def test_a_composite_layer_trains_on_jax():
     run_python(COMPOSITE_TRAINS, env=dict(env_with_another_keras_backend(), KERAS_BACKEND="jax"))
+
+
+FUSED_ON_JAX_WITHOUT_TENSORFLOW = """
+import sys
+sys.modules["tensorflow"] = None  # any import of TensorFlow now fails
+import numpy as np
+import keras
+import spatial_ops
+assert keras.backend.backend() == "jax"
+layer = spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal")
+model = keras.Sequential([keras.Input((6, 5)), layer, keras.layers.Dense(1)])
+x = np.random.default_rng(0).normal(size=(32, 6, 5)).astype(np.float32)
+before = np.asarray(layer.kernel).copy()
+model.compile("sgd", "mse")
+model.fit(x, x[:, :3].mean(axis=(1, 2))[:, None], epochs=2, verbose=0)
+assert not np.allclose(np.asarray(layer.kernel), before), "fit left the kernel unchanged"
+assert spatial_ops.spatial_dense.__module__ == "spatial_ops.jax.ops"
+print("ok")
+"""
+
+
+def test_the_fused_layer_trains_on_jax_without_tensorflow():
+    env = dict(env_with_another_keras_backend(), KERAS_BACKEND="jax")
+    assert run_python(FUSED_ON_JAX_WITHOUT_TENSORFLOW, env=env).split()[-1] == "ok"

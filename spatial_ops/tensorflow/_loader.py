@@ -16,6 +16,8 @@ import re
 import sys
 from pathlib import Path
 
+from .._build import build_info, rebuild_command
+
 # The build puts the library at the package's top level, beside _core.
 _LIBRARY = Path(__file__).parent.parent / "_spatial_ops_tf.so"
 # The text csrc/tf/build_stamp.cc compiles into the library: format_build_stamp
@@ -29,24 +31,6 @@ def format_build_stamp(version, cxx11_abi):
     return f"spatial_ops-build-stamp:tensorflow={version};cxx11_abi={int(cxx11_abi)};".encode()
 
 
-def _build_info():
-    """spatial_ops._build_info (written by setup.py), or None if it is not built."""
-    try:
-        from .. import _build_info
-    except ImportError:
-        return None
-    return _build_info
-
-
-def _rebuild_command(source_dir=None):
-    """The command that rebuilds spatial_ops for the running TensorFlow."""
-    if source_dir and (Path(source_dir) / "setup.py").is_file():
-        source = source_dir
-    else:
-        source = "<spatial_ops source checkout>"
-    return f"{sys.executable} -m pip install --no-deps --force-reinstall {source}"
-
-
 def _import_tensorflow():
     """tensorflow, or an ImportError that says how to get it and the op library."""
     try:
@@ -54,7 +38,7 @@ def _import_tensorflow():
     except ModuleNotFoundError as error:
         if error.name != "tensorflow":
             raise
-        rebuild = _rebuild_command(getattr(_build_info(), "SOURCE_DIR", None))
+        rebuild = rebuild_command()
         raise ImportError(
             "spatial_ops.spatial_dense and spatial_ops.reference run on TensorFlow, which is not "
             f"installed. Install it ({sys.executable} -m pip install tensorflow-cpu, or tensorflow "
@@ -87,21 +71,21 @@ def _read_stamp(library):
 def load_op_library():
     """The op library's module of op functions, after every check above, and
     whether the library lowers the ops to XLA custom calls."""
-    build_info = _build_info()
-    if build_info is None:
+    info = build_info()
+    if info is None:
         raise ImportError(
             "spatial_ops is not built: its compiled library is missing (a source checkout "
-            f"that was not installed, or a failed build). Build it with: {_rebuild_command()}"
+            f"that was not installed, or a failed build). Build it with: {rebuild_command()}"
         )
-    rebuild = _rebuild_command(getattr(build_info, "SOURCE_DIR", None))
-    if build_info.TF_VERSION is None:
+    rebuild = rebuild_command()
+    if info.TF_VERSION is None:
         raise ImportError(
             "spatial_ops was built without its TensorFlow op library (TensorFlow was not installed "
             f"then), but {_describe(tf.__version__, tf.sysconfig.CXX11_ABI_FLAG)} is installed now. "
             f"Rebuild it against this TensorFlow: {rebuild}"
         )
     running = (tf.__version__, int(tf.sysconfig.CXX11_ABI_FLAG))
-    built = (build_info.TF_VERSION, int(build_info.CXX11_ABI))
+    built = (info.TF_VERSION, int(info.CXX11_ABI))
     if built != running:
         raise _built_for_other(_describe(*built), rebuild)
     if not _LIBRARY.exists():

@@ -3,12 +3,11 @@
 registers the fused backward as its gradient."""
 
 import functools
-import math
 import warnings
 
 import tensorflow as tf
 
-from .. import _shapes, composite, exporting
+from .. import _second_order, _shapes, composite, exporting
 from ..activations import resolve
 from . import _operands, _xla, reference
 from ._loader import LIBRARY
@@ -16,20 +15,6 @@ from ._loader import LIBRARY
 _LINEAR = resolve(None)
 _HALF_DTYPES = (tf.float16, tf.bfloat16)
 _EMPTY_BIAS = {}
-
-
-def _fused_run(axes, static_dims):
-    """The contiguous run of reduced axes the kernel reduces: the largest
-    (static size), the last on ties. Returned as (start, stop) in x's axes."""
-    runs, start = [], axes[0]
-    for previous, axis in zip(axes, axes[1:] + (None,)):
-        if axis != previous + 1:
-            runs.append((start, previous + 1))
-            start = axis
-    def static_size(run):
-        sizes = static_dims[run[0]:run[1]]
-        return math.prod(sizes) if None not in sizes else math.inf
-    return max(reversed(runs), key=static_size)
 
 
 def _spatial_weight(weight, x, spatial_dims):
@@ -129,10 +114,9 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
         return _call_fused(x, kernel, bias, resolved, None, reduction)
     # The kernel reduces one contiguous run of axes; any others (a mean of
     # equal-sized means is the mean) are reduced by TensorFlow afterwards.
-    start, stop = run = _fused_run(axes, x.shape.as_list())
+    run = _shapes.fused_reduce_run(axes, x.shape.as_list())
     y = _call_fused(x, kernel, bias, resolved, run, reduction)
-    rest = tuple(a if a < start else a - (stop - start) for a in axes if not start <= a < stop)
-    return _operands.reduce_spatial(y, rest, reduction)
+    return _operands.reduce_spatial(y, _shapes.axes_left_after(axes, run), reduction)
 
 
 _ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order",
@@ -178,50 +162,18 @@ def _spatial_dense_grad(op, dy):
     return LIBRARY.spatial_ops_spatial_dense_grad(dy, *op.inputs, **_attrs(op))
 
 
+_TF_ARRAYS = _second_order.ArrayFunctions(
+    expand_dims=tf.expand_dims,
+    sum=lambda a, axes: tf.reduce_sum(a, axis=list(axes)),
+    zeros_like=tf.zeros_like,
+    reduced_size=lambda x, axes: tf.cast(tf.reduce_prod(tf.gather(tf.shape(x), list(axes))), x.dtype),
+)
+
+
 @tf.RegisterGradient("SpatialOps>SpatialDenseGrad")
 def _spatial_dense_grad_grad(op, grad_dx, grad_dkernel, grad_dbias):
-    """Second order, from the fused ops run with the activation's derivative.
-
-    With z = x k + b, g = dy spread over the reduced axis (/R for a mean),
-    s = act'(z), dz = g s, the backward computed dx = dz k, dkernel = sum_b dz x,
-    dbias = sum_b dz. With u = grad_dx k + grad_dkernel x + grad_dbias:
-      d/d dy     = sum_r s u        (/R for a mean)
-      d/d x      = g act''(z) u k + dz grad_dkernel
-      d/d kernel = sum_b g act''(z) u x + sum_b dz grad_dx
-      d/d bias   = sum_b g act''(z) u
-    where the act''(z) terms are one fused backward pass with order 1.
-    """
-    attrs = _attrs(op)
-    if attrs["derivative_order"] != 0:
-        raise NotImplementedError(
-            "spatial_ops.spatial_dense is differentiable to second order; a third derivative "
-            "(the gradient of a second-order gradient) is not implemented. Use "
-            "spatial_ops.reference.spatial_dense (plain TensorFlow) for higher orders."
-        )
-    dy, x, kernel, bias = op.inputs
-    zeros_if_none = lambda grad, like: tf.zeros_like(like) if grad is None else grad
-    grad_dx = zeros_if_none(grad_dx, x)
-    grad_dkernel = zeros_if_none(grad_dkernel, kernel)
-    reduced = attrs["reduction"] != "none"
-    reduced_axes = list(range(attrs["reduce_begin"], attrs["reduce_end"])) if reduced else []
-    g = dy
-    for axis in reduced_axes:  # dy spread back over the reduced axes
-        g = tf.expand_dims(g, axis)
-    mean_divisor = None
-    if attrs["reduction"] == "mean":
-        reduced_size = tf.reduce_prod(tf.gather(tf.shape(x), reduced_axes))
-        mean_divisor = tf.cast(reduced_size, x.dtype)
-        g = g / mean_divisor
-    order_one = dict(attrs, reduction="none", derivative_order=1)
-    s = LIBRARY.spatial_ops_spatial_dense(x, kernel, bias, **order_one)
-    u = grad_dx * kernel + grad_dkernel * x
-    if attrs["has_bias"]:
-        u = u + zeros_if_none(grad_dbias, bias)
-    ax, akernel, abias = LIBRARY.spatial_ops_spatial_dense_grad(g * u, x, kernel, bias, **order_one)
-    dz = g * s
-    d_dy = s * u
-    if reduced:
-        d_dy = tf.reduce_sum(d_dy, axis=reduced_axes)
-        if mean_divisor is not None:
-            d_dy = d_dy / mean_divisor
-    return d_dy, ax + dz * grad_dkernel, akernel + tf.reduce_sum(dz * grad_dx, axis=0), abias
+    """Second order, from the fused ops run with the activation's derivative
+    (spatial_ops._second_order)."""
+    return _second_order.backward_gradients(
+        _TF_ARRAYS, LIBRARY.spatial_ops_spatial_dense, LIBRARY.spatial_ops_spatial_dense_grad, _attrs(op),
+        *op.inputs, grad_dx, grad_dkernel, grad_dbias)
