@@ -6,8 +6,8 @@ The package itself is backend-neutral; each framework's front-end is a
 subpackage, imported only when that framework is in use:
 spatial_ops.tensorflow is imported here, and its op library loaded, when
 TensorFlow is Keras' backend (or tf_keras builds the models,
-TF_USE_LEGACY_KERAS); spatial_ops.jax when JAX is Keras' backend and the
-first op call needs it. spatial_dense is the op of Keras' backend's
+TF_USE_LEGACY_KERAS); spatial_ops.jax or spatial_ops.torch when JAX or
+PyTorch is Keras' backend and the first op call needs it. spatial_dense is the op of Keras' backend's
 front-end (on a backend without one, TensorFlow's); reference is plain
 TensorFlow, imported on first use."""
 
@@ -41,7 +41,7 @@ if _LEGACY_KERAS or keras.backend.backend() == "tensorflow":
 
 def __getattr__(name):
     """spatial_dense and reference on another Keras backend, imported on first
-    use: JAX's op on JAX, else TensorFlow's (raising the loader's ImportError
+    use: JAX's op on JAX, PyTorch's on PyTorch, else TensorFlow's (raising the loader's ImportError
     when TensorFlow or the op library is missing)."""
     if name == "reference":
         return importlib.import_module(".reference", __name__)
@@ -49,6 +49,8 @@ def __getattr__(name):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if keras.backend.backend() == "jax":
         from .jax import spatial_dense
+    elif keras.backend.backend() == "torch":
+        from .torch import spatial_dense
     else:
         from . import tensorflow as front_end
 

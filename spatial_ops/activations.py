@@ -161,6 +161,12 @@ def _resolve_cached(identifier):
     return _resolve(identifier)
 
 
+def resolve_uncached(identifier) -> ResolvedActivation:
+    """resolve without the memo, for tracers that warn about caches
+    (torch.compile: it traces through them anyway)."""
+    return _resolve(identifier)
+
+
 def _resolve(identifier):
     fn, kwargs = _function_and_kwargs(identifier)
     reference = functools.partial(fn, **kwargs) if kwargs else fn

@@ -10,10 +10,14 @@ installed.
 """
 
 import contextlib
-import contextvars
 import os
+import threading
 
-_PORTABLE = contextvars.ContextVar("spatial_ops_portable", default=False)
+# How many portable() contexts are open, process-wide: a plain global, which
+# torch.compile can read (it cannot trace a ContextVar). A trace on another
+# thread meanwhile gets the composite too: the same math, never wrong.
+_portable_depth = 0
+_depth_lock = threading.Lock()
 
 # The op names the op library registers (csrc/tf/ops.cc).
 FUSED_OP_NAMES = ("SpatialOps>SpatialDense", "SpatialOps>SpatialDenseGrad")
@@ -24,7 +28,7 @@ _CONVERTED_FORMATS = ("litert", "onnx", "openvino")
 
 def tracing_portable():
     """True inside portable(): layers and ops run as their keras.ops composite."""
-    return _PORTABLE.get()
+    return _portable_depth > 0
 
 
 @contextlib.contextmanager
@@ -39,11 +43,14 @@ def portable():
     Functions are affected when they are traced inside the context: a
     tf.function traced before it keeps the fused op. model.export and
     spatial_ops.export trace afresh."""
-    token = _PORTABLE.set(True)
+    global _portable_depth
+    with _depth_lock:
+        _portable_depth += 1
     try:
         yield
     finally:
-        _PORTABLE.reset(token)
+        with _depth_lock:
+            _portable_depth -= 1
 
 
 def export(model, filepath, format="tf_saved_model", *, portable=True, **kwargs):

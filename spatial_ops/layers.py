@@ -6,7 +6,7 @@ from ._layer_logic import SpatialDenseLogic
 
 
 def _front_end():
-    """The front-end for Keras' backend: TensorFlow's or JAX's."""
+    """The front-end for Keras' backend: TensorFlow's, JAX's or PyTorch's."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         from . import tensorflow
@@ -16,9 +16,13 @@ def _front_end():
         from . import jax
 
         return jax
+    if backend == "torch":
+        from . import torch
+
+        return torch
     raise NotImplementedError(
-        f"spatial_ops' fused layers run on Keras' TensorFlow and JAX backends, but the Keras backend "
-        f"in use is {backend!r}. Set KERAS_BACKEND=tensorflow or jax before Keras is imported, or "
+        f"spatial_ops' fused layers run on Keras' TensorFlow, JAX and PyTorch backends, but the Keras "
+        f"backend in use is {backend!r}. Set KERAS_BACKEND=tensorflow, jax or torch before Keras is imported, or "
         "build the layer with fused=False for the same math as plain keras.ops on any backend."
     )
 

@@ -1,5 +1,5 @@
 """The layers as a Keras user meets them on each Keras backend with a
-front-end (TensorFlow, JAX), each in a fresh process (Keras fixes its
+front-end (TensorFlow, JAX, PyTorch), each in a fresh process (Keras fixes its
 backend at import): Keras' layer battery for every class, fused and
 composite; fit that moves the weights, fused like the composite, in float32
 and both mixed-precision policies; and .keras files saved on each backend
@@ -9,7 +9,7 @@ import os
 
 from helpers.processes import run_python
 
-BACKENDS = ("jax", "tensorflow")
+BACKENDS = ("jax", "torch", "tensorflow")
 BATTERY = "from helpers.layer_battery import main; main()"
 
 
