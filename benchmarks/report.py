@@ -8,7 +8,8 @@ benchmarks/speedup.png (fused speed-up against size).
 A full run also measures training-step peak memory (benchmarks/peak_memory.py)
 and each activation's compute cost (benchmarks/activation_cost.py), and keeps
 their tables in benchmarks/last_peak_memory.md and last_activation_cost.md for
-re-rendering. The GPU section is benchmarks/gpu/last_gpu_benchmark.md, the
+re-rendering, and benchmarks/backends.py's in last_backends.md (committed,
+with its plot backends.png). The GPU section is benchmarks/gpu/last_gpu_benchmark.md, the
 latest run of scripts/gpu/run_on_gpu.sh on a GPU machine, as committed.
 
 The floor is the bytes a pass must move over the bandwidth of a large copy
@@ -191,12 +192,16 @@ def main():
     memory_path = ROOT / "benchmarks" / "last_peak_memory.md"
     cost_path = ROOT / "benchmarks" / "last_activation_cost.md"
     gpu_path = ROOT / "benchmarks" / "gpu" / "last_gpu_benchmark.md"  # committed: no GPU here
+    backends_path = ROOT / "benchmarks" / "last_backends.md"
     if not args.json:
         run_suite(json_path)
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        import activation_cost, peak_memory  # noqa: PLC0415, E401
+        import activation_cost, backends, peak_memory  # noqa: PLC0415, E401
         memory_path.write_text(peak_memory.table((1024, 256, 256)))
         cost_path.write_text(activation_cost.table())
+        measured = {backend: backends.measure_in_child(backend, backends.SIZE) for backend in backends.ROWS}
+        backends_path.write_text(backends.table(backends.SIZE, measured))
+        backends.plot(measured, ROOT / "benchmarks" / "backends.png")
     data, copies, reads, fills, adds, times, halves, every = parse(json_path)
     plot(times, ROOT / "benchmarks" / "speedup.png")
     Path(args.out).write_text(
@@ -238,6 +243,10 @@ def main():
         + ("\n## Compute cost per activation\n\nMeasured by `benchmarks/activation_cost.py` (how, in its "
            "docstring): the kernels alone on data in cache, so the cost of the math apart from "
            "memory traffic.\n\n" + cost_path.read_text() if cost_path.exists() else "")
+        + ("\n## Keras backends: JAX and PyTorch\n\nMeasured by `benchmarks/backends.py` (how, in its "
+           "docstring): each backend's front-end against that backend's own composite of the same math, "
+           "in a process of its own.\n\n" + backends_path.read_text()
+           + "\n![fused against composite per backend](benchmarks/backends.png)\n" if backends_path.exists() else "")
         + ("\n# Benchmarks (GPU)\n\n" + gpu_path.read_text() if gpu_path.exists() else "")
     )
     print(f"wrote {args.out} and benchmarks/speedup.png")

@@ -173,6 +173,16 @@ def test_xla_step_script_runs():
     assert "| fused, XLA |" in table and "fused=False" in table
 
 
+def test_backends_script_runs(tmp_path):
+    """benchmarks/backends.py on JAX and PyTorch at a tiny size, plot included (it measures, never judges)."""
+    import backends
+    measured = {backend: backends.measure_in_child(backend, (4, 6, 5)) for backend in backends.ROWS}
+    table = backends.table((4, 6, 5), measured)
+    assert "| jax | fused, jax.jit |" in table and "| torch | composite, torch.compile |" in table
+    backends.plot(measured, tmp_path / "backends.png")
+    assert (tmp_path / "backends.png").stat().st_size > 0
+
+
 def test_activation_cost_script_runs():
     """benchmarks/activation_cost.py on every fused row, one call each (it measures, never judges)."""
     import activation_cost

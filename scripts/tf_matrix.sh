@@ -91,15 +91,17 @@ SYNC
 
 # requirements.txt with its TensorFlow pinned to the version asked for, and
 # tf-keras, if listed, to the release line of that TensorFlow (they go
-# together). Without JAX: the tests of other Keras backends are not in the
-# matrix, and JAX needs a NumPy that TensorFlow 2.16 and 2.17 refuse.
+# together). Without JAX, PyTorch and the deployment runtimes: the tests of
+# other Keras backends and of exports are not in the matrix, and they need a
+# NumPy that TensorFlow 2.16 and 2.17 refuse.
 requirements_for() {
   local version="$1" line
   case "$version" in
     *.*.*) line="${version%.*}" ;;
     *) line="$version" version="$version.*" ;;
   esac
-  grep -v -E '^(tensorflow|tensorflow-cpu|tf-keras|tf_keras|jax)([=<>!~ []|$)' "$ROOT/requirements.txt"
+  grep -v -E '^(tensorflow|tensorflow-cpu|tf-keras|tf_keras|jax|torch|tf2onnx|onnx|onnxruntime|ai-edge-litert)([=<>!~ []|$)' \
+    "$ROOT/requirements.txt"
   echo "tensorflow-cpu==$version"
   if grep -q -E '^(tf-keras|tf_keras)([=<>!~ ]|$)' "$ROOT/requirements.txt"; then
     echo "tf-keras==$line.*"

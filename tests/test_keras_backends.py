@@ -1,12 +1,16 @@
 """Which front-end `import spatial_ops` brings in, by Keras backend. With
 TensorFlow as the backend it loads the op library at import (so the ops are
 registered and a bad build is reported there). On any other backend it
-imports no TensorFlow: activations, the shape checks and _core work, the
-layers refuse to be built, naming the fix, and spatial_dense and reference
-import the TensorFlow front-end on first use. Each case runs in a fresh
-process: Keras fixes its backend at import."""
+imports no TensorFlow: activations, the shape checks and _core work; the
+fused layer trains on JAX and PyTorch with TensorFlow unimportable; on a
+backend without a front-end (numpy) the fused layers refuse to be built,
+naming the fix, fused=False layers train as plain keras.ops, and
+spatial_dense and reference import the TensorFlow front-end on first use.
+Each case runs in a fresh process: Keras fixes its backend at import."""
 
 import os
+
+import pytest
 
 from helpers.processes import env_with_another_keras_backend, run_python
 
@@ -91,25 +95,26 @@ def test_a_composite_layer_trains_on_jax():
     run_python(COMPOSITE_TRAINS, env=dict(env_with_another_keras_backend(), KERAS_BACKEND="jax"))
 
 
-FUSED_ON_JAX_WITHOUT_TENSORFLOW = """
+FUSED_WITHOUT_TENSORFLOW = """
 import sys
 sys.modules["tensorflow"] = None  # any import of TensorFlow now fails
 import numpy as np
 import keras
 import spatial_ops
-assert keras.backend.backend() == "jax"
+backend = keras.backend.backend()
 layer = spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal")
 model = keras.Sequential([keras.Input((6, 5)), layer, keras.layers.Dense(1)])
 x = np.random.default_rng(0).normal(size=(32, 6, 5)).astype(np.float32)
-before = np.asarray(layer.kernel).copy()
+before = keras.ops.convert_to_numpy(layer.kernel).copy()
 model.compile("sgd", "mse")
 model.fit(x, x[:, :3].mean(axis=(1, 2))[:, None], epochs=2, verbose=0)
-assert not np.allclose(np.asarray(layer.kernel), before), "fit left the kernel unchanged"
-assert spatial_ops.spatial_dense.__module__ == "spatial_ops.jax.ops"
+assert not np.allclose(keras.ops.convert_to_numpy(layer.kernel), before), "fit left the kernel unchanged"
+assert spatial_ops.spatial_dense.__module__ == f"spatial_ops.{backend}.ops"
 print("ok")
 """
 
 
-def test_the_fused_layer_trains_on_jax_without_tensorflow():
-    env = dict(env_with_another_keras_backend(), KERAS_BACKEND="jax")
-    assert run_python(FUSED_ON_JAX_WITHOUT_TENSORFLOW, env=env).split()[-1] == "ok"
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_fused_layer_trains_without_tensorflow(backend):
+    env = dict(env_with_another_keras_backend(), KERAS_BACKEND=backend)
+    assert run_python(FUSED_WITHOUT_TENSORFLOW, env=env).split()[-1] == "ok"

@@ -9,13 +9,16 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "cpu/parallel.h"
 #include "cpu/spatial_dense_cpu.h"
 #include "python/array_args.h"
 #if SPATIAL_OPS_WITH_CUDA
@@ -101,7 +104,7 @@ ArrayArg host_result(const py::object& out, const char* name, const Dims& dims, 
 
 py::object forward_host(const py::object& x_obj, const py::object& kernel_obj,
                         const std::optional<py::object>& bias_obj, SpatialDenseSpec spec,
-                        const py::object& out) {
+                        const py::object& out, int64_t threads) {
   const ArrayArg x = host_operand(x_obj, "x"), kernel = host_operand(kernel_obj, "kernel");
   const ArrayArg bias = host_bias(bias_obj, x);
   require_same_dtype({&x, &kernel, &bias});
@@ -109,14 +112,15 @@ py::object forward_host(const py::object& x_obj, const py::object& kernel_obj,
   const ArrayArg y = host_result(out, "out", spec.output_dims(x.dims), x);
   {
     py::gil_scoped_release release;
-    spatial_dense_forward_cpu(spec, x.dtype, x.data, kernel.data, bias.data, y.data, run_serially);
+    spatial_dense_forward_cpu(spec, x.dtype, x.data, kernel.data, bias.data, y.data,
+                              parallel_for_on_new_threads(threads));
   }
   return y.keep_alive;
 }
 
 py::tuple backward_host(const py::object& dy_obj, const py::object& x_obj, const py::object& kernel_obj,
                         const std::optional<py::object>& bias_obj, SpatialDenseSpec spec,
-                        const std::vector<py::object>& out) {
+                        const std::vector<py::object>& out, int64_t threads) {
   const ArrayArg dy = host_operand(dy_obj, "dy"), x = host_operand(x_obj, "x"),
                  kernel = host_operand(kernel_obj, "kernel");
   const ArrayArg bias = host_bias(bias_obj, x);
@@ -128,7 +132,7 @@ py::tuple backward_host(const py::object& dy_obj, const py::object& x_obj, const
   {
     py::gil_scoped_release release;
     spatial_dense_backward_cpu(spec, x.dtype, dy.data, x.data, kernel.data, bias.data, dx.data,
-                               dkernel.data, dbias.data, run_serially);
+                               dkernel.data, dbias.data, parallel_for_on_new_threads(threads));
   }
   return py::make_tuple(dx.keep_alive, dkernel.keep_alive,
                         spec.has_bias ? dbias.keep_alive : py::none());
@@ -302,10 +306,17 @@ py::tuple backward_device(const py::object& dy_obj, const py::object& x_obj, con
 
 // ---- the module's functions ----
 
+// The threads a host call runs on: as asked (at least 1), else every core.
+int64_t host_threads(std::optional<int64_t> requested) {
+  if (requested) return std::max<int64_t>(1, *requested);
+  return std::max<int64_t>(1, std::thread::hardware_concurrency());
+}
+
 py::object forward(const py::object& x, const py::object& kernel, const std::optional<py::object>& bias,
                    const std::string& activation, const std::vector<double>& params,
                    const std::string& reduction, int64_t derivative_order, int64_t reduce_begin,
-                   int64_t reduce_end, const py::object& out, std::optional<intptr_t> stream) {
+                   int64_t reduce_end, const py::object& out, std::optional<intptr_t> stream,
+                   std::optional<int64_t> threads) {
   const bool has_bias = bias && !bias->is_none();
   const SpatialDenseSpec spec = make_spec(
       {activation, params, reduction, has_bias, derivative_order, reduce_begin, reduce_end});
@@ -316,14 +327,15 @@ py::object forward(const py::object& x, const py::object& kernel, const std::opt
     return forward_device(x, kernel, bias, spec, out, stream);
   }
   if (stream) throw py::value_error("stream= applies to device arrays only");
-  return forward_host(x, kernel, bias, spec, out);
+  return forward_host(x, kernel, bias, spec, out, host_threads(threads));
 }
 
 py::tuple backward(const py::object& dy, const py::object& x, const py::object& kernel,
                    const std::optional<py::object>& bias, const std::string& activation,
                    const std::vector<double>& params, const std::string& reduction,
                    int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end,
-                   const std::optional<py::tuple>& out, std::optional<intptr_t> stream) {
+                   const std::optional<py::tuple>& out, std::optional<intptr_t> stream,
+                   std::optional<int64_t> threads) {
   const bool has_bias = bias && !bias->is_none();
   const SpatialDenseSpec spec = make_spec(
       {activation, params, reduction, has_bias, derivative_order, reduce_begin, reduce_end});
@@ -344,7 +356,7 @@ py::tuple backward(const py::object& dy, const py::object& x, const py::object& 
     return backward_device(dy, x, kernel, bias, spec, outs, stream);
   }
   if (stream) throw py::value_error("stream= applies to device arrays only");
-  return backward_host(dy, x, kernel, bias, spec, outs);
+  return backward_host(dy, x, kernel, bias, spec, outs, host_threads(threads));
 }
 
 // The float math the CPU kernels use (float_math.h) as one CPU build computes
@@ -394,21 +406,23 @@ PYBIND11_MODULE(_core, m) {
         py::arg("activation") = "linear", py::arg("params") = std::vector<double>{},
         py::arg("reduction") = "none", py::arg("derivative_order") = 0, py::kw_only(),
         py::arg("reduce_begin") = 2, py::arg("reduce_end") = 3, py::arg("out") = py::none(),
-        py::arg("stream") = py::none(),
+        py::arg("stream") = py::none(), py::arg("threads") = py::none(),
         "y = reduce(activation(x * kernel + bias)); x (batch, d1, ..., dk), weights (d1, ..., dk);\n"
         "a reduction sums x's axes [reduce_begin, reduce_end) (default: axis 2 of [B, A, R, C]).\n"
         "derivative_order=1 puts the activation's derivative in its place.\n"
         "Host arrays: returns y (or fills out). CUDA device arrays (__cuda_array_interface__ or\n"
         "DLPack): fills out, a preallocated array on the same device, and returns it; the launch\n"
         "is queued on `stream` (a cudaStream_t as an int; 0 or 1: the legacy default stream)\n"
-        "or else on the arrays' current stream.");
+        "or else on the arrays' current stream. Host arrays run on `threads` threads (default:\n"
+        "every core).");
   m.def("backward", &python::backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
         py::arg("bias") = py::none(), py::arg("activation") = "linear",
         py::arg("params") = std::vector<double>{}, py::arg("reduction") = "none",
         py::arg("derivative_order") = 0, py::kw_only(), py::arg("reduce_begin") = 2,
         py::arg("reduce_end") = 3, py::arg("out") = py::none(), py::arg("stream") = py::none(),
+        py::arg("threads") = py::none(),
         "(dx, dkernel, dbias) of forward; dbias is None without bias.\n"
-        "Device arrays need out=(dx, dkernel, dbias or None); see forward for streams.");
+        "Device arrays need out=(dx, dkernel, dbias or None); see forward for streams and threads.");
   m.def("activation_names", &activation_names, "Comma-separated names of the fused activations.");
   m.def("active_cpu_isa", &active_cpu_isa, "The CPU kernels' build in use: baseline, avx2 or avx512.");
   m.def("supported_cpu_isas", &supported_cpu_isas, "The CPU kernels' builds this CPU can run.");

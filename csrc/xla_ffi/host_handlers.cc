@@ -1,14 +1,12 @@
 #include <algorithm>
-#include <atomic>
-#include <initializer_list>
 #include <cstdint>
 #include <cstring>
-#include <memory>
-#include <mutex>
-#include <condition_variable>
+#include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
+#include "cpu/parallel.h"
 #include "cpu/spatial_dense_cpu.h"
 #include "xla/ffi/api/ffi.h"
 #include "xla_ffi/spatial_dense_ffi.h"
@@ -61,43 +59,12 @@ std::string parse_call(std::string_view activation, ffi::Span<const int64_t> par
 }
 
 // work(begin, end) over [0, total) in pieces on XLA's intra-op pool and the
-// calling thread. Pieces are taken from a shared counter, so the caller
-// finishes the work itself if the pool's threads are busy (a handler may run
-// on one of them), and waits only for pieces already started. The state is
-// shared: a task the pool starts after the call has returned finds no work.
+// calling thread, which finishes the work itself if the pool's threads are
+// busy (a handler may run on one of them).
 ParallelFor parallel_for_on(ffi::ThreadPool& pool) {
   return [&pool](int64_t total, int64_t cost_per_unit, const WorkFn& work) {
-    if (total <= 0) return;
-    constexpr int64_t kMinCyclesPerPiece = 100000;
-    const int64_t threads = std::max<int64_t>(1, pool.num_threads()) + 1;
-    const int64_t by_cost = std::max<int64_t>(1, total * std::max<int64_t>(cost_per_unit, 1) / kMinCyclesPerPiece);
-    const int64_t pieces = std::min({total, by_cost, 4 * threads});
-    if (pieces == 1) return work(0, total);
-    struct State {
-      std::atomic<int64_t> next{0};
-      int64_t pieces, total;
-      const WorkFn* work;
-      std::mutex mutex;
-      std::condition_variable done;
-      int64_t finished = 0;
-      void run() {
-        for (int64_t p; (p = next.fetch_add(1)) < pieces;) {
-          (*work)(p * total / pieces, (p + 1) * total / pieces);
-          std::lock_guard<std::mutex> lock(mutex);
-          if (++finished == pieces) done.notify_all();
-        }
-      }
-    };
-    auto state = std::make_shared<State>();
-    state->pieces = pieces;
-    state->total = total;
-    state->work = &work;
-    for (int64_t t = 0; t + 1 < std::min(threads, pieces); ++t) {
-      pool.Schedule([state] { state->run(); });
-    }
-    state->run();
-    std::unique_lock<std::mutex> lock(state->mutex);
-    state->done.wait(lock, [&] { return state->finished == state->pieces; });
+    run_in_pieces(total, cost_per_unit, std::max<int64_t>(1, pool.num_threads()) + 1, work,
+                  [&pool](std::function<void()> task) { pool.Schedule(std::move(task)); });
   };
 }
 

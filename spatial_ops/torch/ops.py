@@ -1,8 +1,9 @@
 """The fused op on PyTorch tensors: two PyTorch operators,
 spatial_ops::spatial_dense and spatial_ops::spatial_dense_grad
 (torch.library.custom_op), that run the kernels through spatial_ops._core:
-CPU tensors as NumPy views of their memory, CUDA tensors as device arrays on
-PyTorch's current stream. Each has a fake (shapes only, for torch.compile
+CPU tensors as NumPy views of their memory, on as many threads as PyTorch's
+intra-op pool, and CUDA tensors as device arrays on PyTorch's current
+stream. Each has a fake (shapes only, for torch.compile
 and torch.export) and an autograd formula: the forward's gradient is the
 fused backward, whose own gradient is the second-order math of
 spatial_ops._second_order."""
@@ -38,6 +39,11 @@ def _kernel_view(tensor):
     return tensor.numpy()
 
 
+def _threads(tensor):
+    """_core's threads for a call: PyTorch's intra-op count on the CPU."""
+    return {} if tensor.is_cuda else {"threads": torch.get_num_threads()}
+
+
 def _output_shape(x_shape, reduction, reduce_begin, reduce_end):
     if reduction == "none":
         return list(x_shape)
@@ -54,7 +60,7 @@ def spatial_dense_op(x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor, 
     y = x.new_empty(_output_shape(x.shape, reduction, reduce_begin, reduce_end))
     _core.forward(_kernel_view(x), _kernel_view(kernel), _kernel_view(bias) if has_bias else None, activation,
                   activation_params, reduction, derivative_order, reduce_begin=reduce_begin, reduce_end=reduce_end,
-                  out=_kernel_view(y))
+                  out=_kernel_view(y), **_threads(x))
     return y
 
 
@@ -75,7 +81,8 @@ def spatial_dense_grad_op(dy: torch.Tensor, x: torch.Tensor, kernel: torch.Tenso
     _core.backward(_kernel_view(dy), _kernel_view(x), _kernel_view(kernel), _kernel_view(bias) if has_bias else None,
                    activation, activation_params, reduction, derivative_order, reduce_begin=reduce_begin,
                    reduce_end=reduce_end,
-                   out=(_kernel_view(dx), _kernel_view(dkernel), _kernel_view(dbias) if has_bias else None))
+                   out=(_kernel_view(dx), _kernel_view(dkernel), _kernel_view(dbias) if has_bias else None),
+                   **_threads(x))
     return dx, dkernel, dbias
 
 
