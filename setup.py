@@ -93,25 +93,30 @@ def check_supported(tensorflow):
         )
 
 
-def target_tensorflow():
-    """The TensorFlow to build the op library against, or None for none."""
-    wanted = os.environ.get("SPATIAL_OPS_WITH_TF", "auto").lower()
+def find_in_target(framework, variable, describe, install, builds):
+    """describe() of the target environment's framework when `variable`
+    (auto, 1 or 0) wants it built for, else None; 1 requires it."""
+    wanted = os.environ.get(variable, "auto").lower()
     if wanted not in ("auto", "1", "0"):
-        sys.exit(f"SPATIAL_OPS_WITH_TF must be auto, 1 or 0, got {wanted!r}")
+        sys.exit(f"{variable} must be auto, 1 or 0, got {wanted!r}")
     if wanted == "0":
         return None
-    tensorflow = describe_tensorflow()
-    if tensorflow is None:
-        if wanted == "1":
-            sys.exit(
-                "SPATIAL_OPS_WITH_TF=1, but no TensorFlow was found in the environment being "
-                "installed into. Install it first (pip install tensorflow-cpu==2.21.0), or set "
-                "SPATIAL_OPS_TF_PYTHON to the interpreter that has it."
-            )
-        print("spatial_ops: no TensorFlow in the target environment; building without the "
-              "TensorFlow op library (install TensorFlow, then reinstall spatial_ops, to add it)")
-        return None
-    check_supported(tensorflow)
+    found = describe()
+    if found is None and wanted == "1":
+        sys.exit(f"{variable}=1, but no {framework} was found in the environment being installed into. "
+                 f"Install it first ({install}), or set SPATIAL_OPS_TF_PYTHON to the interpreter that has it.")
+    if found is None:
+        print(f"spatial_ops: no {framework} in the target environment; building without {builds} "
+              f"(install {framework}, then reinstall spatial_ops, to add it)")
+    return found
+
+
+def target_tensorflow():
+    """The TensorFlow to build the op library against, or None for none."""
+    tensorflow = find_in_target("TensorFlow", "SPATIAL_OPS_WITH_TF", describe_tensorflow,
+                                "pip install tensorflow-cpu==2.21.0", "the TensorFlow op library")
+    if tensorflow is not None:
+        check_supported(tensorflow)
     return tensorflow
 
 
@@ -126,19 +131,8 @@ print(json.dumps({"version": jax.__version__, "ffi_include_dir": jax.ffi.include
 
 def target_jax():
     """The target environment's JAX to build the handler library for, or None."""
-    wanted = os.environ.get("SPATIAL_OPS_WITH_JAX", "auto").lower()
-    if wanted not in ("auto", "1", "0"):
-        sys.exit(f"SPATIAL_OPS_WITH_JAX must be auto, 1 or 0, got {wanted!r}")
-    if wanted == "0":
-        return None
-    jax = ask_target(_DESCRIBE_JAX)
-    if jax is None and wanted == "1":
-        sys.exit("SPATIAL_OPS_WITH_JAX=1, but no JAX (with jax.ffi) was found in the environment being "
-                 "installed into. Install it first (pip install 'jax[cpu]'), or set SPATIAL_OPS_TF_PYTHON "
-                 "to the interpreter that has it.")
-    if jax is None:
-        print("spatial_ops: no JAX in the target environment; building without the JAX handler library")
-    return jax
+    return find_in_target("JAX", "SPATIAL_OPS_WITH_JAX", lambda: ask_target(_DESCRIBE_JAX),
+                          "pip install 'jax[cpu]'", "the JAX handler library")
 
 
 JAX = target_jax()

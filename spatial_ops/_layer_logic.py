@@ -2,8 +2,9 @@
 (spatial_ops.layers) and tf_keras (spatial_ops.tensorflow.tf_keras_layers).
 A flavour mixes this class into its own Layer base, names its Keras module
 in _keras, whose initializers, regularizers and constraints it uses, and
-gives in _front_end the framework front-end that runs the math (today
-spatial_ops.tensorflow, the only one). Nothing here imports TensorFlow.
+gives in _front_end the framework front-end that runs the math
+(spatial_ops.tensorflow, spatial_ops.jax or spatial_ops.torch, by Keras'
+backend). Nothing here imports a framework.
 
 Activations always resolve through Keras 3 (spatial_ops.activations): they
 select rows of the C++ activation table, whichever Keras builds the model.
@@ -42,8 +43,10 @@ class SpatialDenseLogic:
 
     _keras = None  # the flavour's Keras module
     # The flavour's staticmethod that returns the front-end module for the
-    # framework in use (spatial_dense, in_xla_context, runs_fused_in_xla,
-    # keras_is_resolving_auto_jit), or raises NotImplementedError naming the fix.
+    # framework in use (its spatial_dense), or raises NotImplementedError
+    # naming the fix. A front-end that XLA cannot always compile the op in
+    # (TensorFlow's) also has in_xla_context, runs_fused_in_xla and
+    # keras_is_resolving_auto_jit; the others run it fused everywhere.
     _front_end = None
 
     def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
@@ -78,6 +81,8 @@ class SpatialDenseLogic:
         if self.fused is False:
             return True
         front_end = self._front_end()
+        if not hasattr(front_end, "runs_fused_in_xla"):
+            return True
         return front_end.runs_fused_in_xla() or not front_end.keras_is_resolving_auto_jit()
 
     @supports_jit.setter
@@ -108,7 +113,8 @@ class SpatialDenseLogic:
             return composite.spatial_dense(inputs, self.kernel, self.bias, activation=self.activation,
                                            reduce_axis=self.reduce_axis, reduction=self.reduction)
         front_end = self._front_end()
-        if self.fused is True and front_end.in_xla_context() and not front_end.runs_fused_in_xla():
+        if (self.fused is True and hasattr(front_end, "in_xla_context") and front_end.in_xla_context()
+                and not front_end.runs_fused_in_xla()):
             raise ValueError(
                 f"SpatialDense {self.name!r} has fused=True, but it is being compiled with XLA "
                 "(jit_compile=True), which cannot compile the fused custom op. Use "

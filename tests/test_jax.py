@@ -14,78 +14,22 @@ from jax.test_util import check_grads  # noqa: E402
 
 import spatial_ops  # noqa: E402
 import spatial_ops.jax as sjax  # noqa: E402
-from helpers.support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, REDUCTIONS_4D,  # noqa: E402
-                             assert_close, draw_operands, numpy_dtype, reference_dtype)
+from helpers.front_end_checks import SECOND_ORDER_CASES, ValueChecks  # noqa: E402
+from helpers.support import draw_operands  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)  # float64 operands stay float64
 
 
-def _jax_forward_and_gradients(x, kernel, bias, dy, **kwargs):
+def jax_forward_and_gradients(x, kernel, bias, dy, **kwargs):
     operands = [jnp.asarray(a) for a in (x, kernel, bias) if a is not None]
     call = lambda *ops: sjax.spatial_dense(*ops, **kwargs) if bias is not None else \
         sjax.spatial_dense(*ops, None, **kwargs)
     y, vjp = jax.vjp(call, *operands)
-    return y, vjp(jnp.asarray(dy))
+    return np.asarray(y), [np.asarray(g) for g in vjp(jnp.asarray(dy))]
 
 
-def _tf_forward_and_gradients(fn, x, kernel, bias, dy, **kwargs):
-    operands = [tf.constant(a) for a in (x, kernel, bias) if a is not None]
-    with tf.GradientTape() as tape:
-        tape.watch(operands)
-        y = fn(*operands, **kwargs) if bias is not None else fn(*operands, None, **kwargs)
-    return y, tape.gradient(y, operands, output_gradients=tf.constant(dy))
-
-
-def check_against_reference_and_tf(rng, activation, kinks, x_shape, weight_shape, dtype, use_bias=True,
-                                   bitwise=True, **kwargs):
-    x, kernel, bias = draw_operands(rng, x_shape, weight_shape, dtype, kinks, use_bias=use_bias)
-    kwargs = dict(activation=activation, **kwargs)
-    out_shape = spatial_ops.reference.spatial_dense(x, kernel, bias, **kwargs).shape
-    dy = rng.normal(size=out_shape).astype(numpy_dtype(dtype))
-    y, grads = _jax_forward_and_gradients(x, kernel, bias, dy, **kwargs)
-    ref = numpy_dtype(reference_dtype(dtype))
-    as_ref = lambda a: None if a is None else a.astype(ref)
-    want_y, want_grads = _tf_forward_and_gradients(spatial_ops.reference.spatial_dense, as_ref(x), as_ref(kernel),
-                                                   as_ref(bias), dy.astype(ref), **kwargs)
-    tf_y, tf_grads = _tf_forward_and_gradients(spatial_ops.spatial_dense, x, kernel, bias, dy, **kwargs)
-    for name, got, want, same_kernels in zip(("y", "dx", "dkernel", "dbias"), (y, *grads), (want_y, *want_grads),
-                                             (tf_y, *tf_grads)):
-        assert got.dtype == numpy_dtype(dtype), name
-        assert_close(np.asarray(got, np.float64), want, dtype, what=name)
-        if bitwise:
-            np.testing.assert_array_equal(np.asarray(got), same_kernels.numpy(), err_msg=f"{name} vs the TF op")
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
-@pytest.mark.parametrize("reduce_axis,reduction", REDUCTIONS_3D, ids=str)
-@pytest.mark.parametrize("case", ACTIVATIONS, ids=ACTIVATION_IDS)
-def test_every_activation_reduction_dtype(rng, case, reduce_axis, reduction, dtype):
-    check_against_reference_and_tf(rng, case.activation, case.kinks, (6, 5, 7), (5, 7), dtype,
-                                   reduce_axis=reduce_axis, reduction=reduction)
-
-
-@pytest.mark.parametrize("reduce_axis,reduction", REDUCTIONS_4D, ids=str)
-def test_several_reduced_axes(rng, reduce_axis, reduction):
-    # Axes outside the kernel's run are reduced by jnp (TF: tf.reduce_*), in
-    # another order: close, not bitwise.
-    check_against_reference_and_tf(rng, "gelu", (), (3, 4, 5, 6), (4, 5, 6), tf.float64, bitwise=False,
-                                   reduce_axis=reduce_axis, reduction=reduction)
-
-
-@pytest.mark.parametrize("x_shape,weight_shape,reduce_axis", [
-    ((6, 5, 7), (7,), None), ((6, 5, 7), (5, 1), -1), ((6, 5, 7), (), 1), ((2, 4, 5, 3), (4, 5, 1), (1, 2)),
-    ((0, 5, 7), (5, 7), -1), ((4, 5000), (5000,), -1),
-], ids=str)
-@pytest.mark.parametrize("use_bias", [True, False])
-def test_shapes_and_broadcast_weights(rng, x_shape, weight_shape, reduce_axis, use_bias):
-    check_against_reference_and_tf(rng, "silu", (), x_shape, weight_shape, tf.float64, use_bias=use_bias,
-                                   bitwise=False, reduce_axis=reduce_axis)
-
-
-def test_an_unfused_callable_is_applied_after_the_affine_op(rng):
-    square_minus = lambda v: v * v - v  # arithmetic only: the reference applies it to TF tensors
-    check_against_reference_and_tf(rng, square_minus, (), (6, 5, 7), (5, 7), tf.float64, bitwise=False,
-                                   reduce_axis=-1)
+class TestJaxValues(ValueChecks):
+    forward_and_gradients = staticmethod(jax_forward_and_gradients)
 
 
 def test_jit_runs_the_custom_call_with_the_same_bits(rng):
@@ -99,10 +43,7 @@ def test_jit_runs_the_custom_call_with_the_same_bits(rng):
         np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("activation,reduce_axis,reduction", [
-    ("tanh", None, "sum"), ("gelu", -1, "sum"), ("softplus", (1, 2), "mean"), ("elu", 1, "mean"),
-    (spatial_ops.Activation("celu", alpha=0.7), -1, "sum"),
-], ids=str)
+@pytest.mark.parametrize("activation,reduce_axis,reduction", SECOND_ORDER_CASES, ids=str)
 def test_first_and_second_order_against_finite_differences(rng, activation, reduce_axis, reduction):
     x, kernel, bias = (jnp.asarray(a) for a in draw_operands(rng, (4, 3, 5), (3, 5), tf.float64, kinks=(0.0,)))
     fn = lambda x, k, b: sjax.spatial_dense(x, k, b, activation=activation, reduce_axis=reduce_axis,

@@ -16,88 +16,29 @@ from torch.library import opcheck  # noqa: E402
 import spatial_ops  # noqa: E402
 import spatial_ops.torch as storch  # noqa: E402
 from helpers.processes import run_python  # noqa: E402
-from helpers.support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, REDUCTIONS_4D,  # noqa: E402
-                             assert_close, draw_operands, numpy_dtype, reference_dtype)
-
-TORCH_DTYPES = {tf.float16: torch.float16, tf.bfloat16: torch.bfloat16, tf.float32: torch.float32,
-                tf.float64: torch.float64}
+from helpers.front_end_checks import SECOND_ORDER_CASES, ValueChecks  # noqa: E402
+from helpers.support import draw_operands  # noqa: E402
 
 
-def _to_torch(array, dtype):
-    """A CPU tensor of dtype from NumPy (bfloat16 through float32: NumPy has none)."""
-    return torch.from_numpy(np.asarray(array, np.float64)).to(TORCH_DTYPES[dtype])
-
-
-def _to_numpy(tensor):
-    return tensor.detach().to(torch.float64).numpy() if tensor.dtype == torch.bfloat16 else tensor.detach().numpy()
-
-
-def _torch_forward_and_gradients(x, kernel, bias, dy, dtype, **kwargs):
-    operands = [_to_torch(a, dtype).requires_grad_() for a in (x, kernel, bias) if a is not None]
+def torch_forward_and_gradients(x, kernel, bias, dy, **kwargs):
+    """From NumPy and back; bfloat16 (which NumPy knows through ml_dtypes, not
+    PyTorch) crosses as float32, exactly."""
+    as_tensor = lambda a: torch.from_numpy(np.asarray(a, np.float32)).to(torch.bfloat16) \
+        if a.dtype.name == "bfloat16" else torch.from_numpy(np.asarray(a))
+    as_array = lambda t: t.detach().float().numpy().astype(x.dtype) if t.dtype == torch.bfloat16 \
+        else t.detach().numpy()
+    operands = [as_tensor(a).requires_grad_() for a in (x, kernel, bias) if a is not None]
     y = storch.spatial_dense(*operands, **kwargs) if bias is not None else \
         storch.spatial_dense(*operands, None, **kwargs)
-    grads = torch.autograd.grad(y, operands, grad_outputs=_to_torch(dy, dtype))
-    return y, grads
+    grads = torch.autograd.grad(y, operands, grad_outputs=as_tensor(dy))
+    return as_array(y), [as_array(g) for g in grads]
 
 
-def _tf_forward_and_gradients(fn, x, kernel, bias, dy, **kwargs):
-    operands = [tf.constant(a) for a in (x, kernel, bias) if a is not None]
-    with tf.GradientTape() as tape:
-        tape.watch(operands)
-        y = fn(*operands, **kwargs) if bias is not None else fn(*operands, None, **kwargs)
-    return y, tape.gradient(y, operands, output_gradients=tf.constant(dy))
+class TestTorchValues(ValueChecks):
+    forward_and_gradients = staticmethod(torch_forward_and_gradients)
 
 
-def check_against_reference_and_tf(rng, activation, kinks, x_shape, weight_shape, dtype, use_bias=True,
-                                   bitwise=True, **kwargs):
-    x, kernel, bias = draw_operands(rng, x_shape, weight_shape, dtype, kinks, use_bias=use_bias)
-    kwargs = dict(activation=activation, **kwargs)
-    out_shape = spatial_ops.reference.spatial_dense(x, kernel, bias, **kwargs).shape
-    dy = rng.normal(size=out_shape).astype(numpy_dtype(dtype))
-    y, grads = _torch_forward_and_gradients(x, kernel, bias, dy, dtype, **kwargs)
-    ref = numpy_dtype(reference_dtype(dtype))
-    as_ref = lambda a: None if a is None else a.astype(ref)
-    want_y, want_grads = _tf_forward_and_gradients(spatial_ops.reference.spatial_dense, as_ref(x), as_ref(kernel),
-                                                   as_ref(bias), dy.astype(ref), **kwargs)
-    tf_y, tf_grads = _tf_forward_and_gradients(spatial_ops.spatial_dense, x, kernel, bias, dy, **kwargs)
-    for name, got, want, same_kernels in zip(("y", "dx", "dkernel", "dbias"), (y, *grads), (want_y, *want_grads),
-                                             (tf_y, *tf_grads)):
-        assert got.dtype == TORCH_DTYPES[dtype], name
-        assert_close(_to_numpy(got), want, dtype, what=name)
-        if bitwise:
-            np.testing.assert_array_equal(_to_numpy(got), tf.cast(same_kernels, tf.float64).numpy()
-                                          if dtype == tf.bfloat16 else same_kernels.numpy(),
-                                          err_msg=f"{name} vs the TF op")
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
-@pytest.mark.parametrize("reduce_axis,reduction", REDUCTIONS_3D, ids=str)
-@pytest.mark.parametrize("case", ACTIVATIONS, ids=ACTIVATION_IDS)
-def test_every_activation_reduction_dtype(rng, case, reduce_axis, reduction, dtype):
-    check_against_reference_and_tf(rng, case.activation, case.kinks, (6, 5, 7), (5, 7), dtype,
-                                   reduce_axis=reduce_axis, reduction=reduction)
-
-
-@pytest.mark.parametrize("reduce_axis,reduction", REDUCTIONS_4D, ids=str)
-def test_several_reduced_axes(rng, reduce_axis, reduction):
-    check_against_reference_and_tf(rng, "gelu", (), (3, 4, 5, 6), (4, 5, 6), tf.float64, bitwise=False,
-                                   reduce_axis=reduce_axis, reduction=reduction)
-
-
-@pytest.mark.parametrize("x_shape,weight_shape,reduce_axis", [
-    ((6, 5, 7), (7,), None), ((6, 5, 7), (5, 1), -1), ((6, 5, 7), (), 1), ((2, 4, 5, 3), (4, 5, 1), (1, 2)),
-    ((0, 5, 7), (5, 7), -1), ((4, 5000), (5000,), -1),
-], ids=str)
-@pytest.mark.parametrize("use_bias", [True, False])
-def test_shapes_and_broadcast_weights(rng, x_shape, weight_shape, reduce_axis, use_bias):
-    check_against_reference_and_tf(rng, "silu", (), x_shape, weight_shape, tf.float64, use_bias=use_bias,
-                                   bitwise=False, reduce_axis=reduce_axis)
-
-
-@pytest.mark.parametrize("activation,reduce_axis,reduction", [
-    ("tanh", None, "sum"), ("gelu", -1, "sum"), ("softplus", (1, 2), "mean"), ("elu", 1, "mean"),
-    (spatial_ops.Activation("celu", alpha=0.7), -1, "sum"),
-], ids=str)
+@pytest.mark.parametrize("activation,reduce_axis,reduction", SECOND_ORDER_CASES, ids=str)
 def test_gradcheck_and_gradgradcheck(rng, activation, reduce_axis, reduction):
     operands = [torch.from_numpy(a).requires_grad_()
                 for a in draw_operands(rng, (4, 3, 5), (3, 5), tf.float64, kinks=(0.0,))]

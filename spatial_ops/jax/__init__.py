@@ -8,19 +8,4 @@ handlers, or raises an ImportError naming the rebuild command."""
 from ._loader import register_handlers
 from .ops import spatial_dense
 
-
-def in_xla_context():
-    """Always False: JAX runs the fused kernels under jit, so the layer has
-    nothing to refuse there."""
-    return False
-
-
-def runs_fused_in_xla():
-    return True
-
-
-def keras_is_resolving_auto_jit():
-    return False
-
-
-__all__ = ["in_xla_context", "keras_is_resolving_auto_jit", "register_handlers", "runs_fused_in_xla", "spatial_dense"]
+__all__ = ["register_handlers", "spatial_dense"]
