@@ -1,9 +1,10 @@
 // Typed XLA FFI handlers of both ops, written once for every front-end that
 // compiles with XLA: TensorFlow's jit_compile lowering (csrc/tf/xla_lowering.cc)
-// registers them, and JAX can register the very same symbols. Each handler
+// registers them, and JAX registers the very same symbols. Each handler
 // takes the ops' attributes as a custom call's attributes (SpecAttributes,
-// core/spec.h), checks them and the shapes with the same messages as the ops,
-// and runs the CPU kernels on the thread pool XLA gives it.
+// core/spec.h), checks them and the shapes with the same messages as the ops
+// (checked_call.h), and runs the CPU kernels on the thread pool XLA gives it
+// (host_handlers.cc) or the CUDA kernels on XLA's stream (cuda_handlers.cc).
 #pragma once
 
 #include "xla/ffi/api/api.h"
@@ -23,3 +24,6 @@ inline constexpr const char* kBackwardTarget = "spatial_ops_spatial_dense_grad";
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SpatialOpsSpatialDenseHost);
 // (dx, dkernel, dbias) = SpatialDenseGrad(dy, x, kernel, bias) on the host.
 XLA_FFI_DECLARE_HANDLER_SYMBOL(SpatialOpsSpatialDenseGradHost);
+// The same on a CUDA device (built with the CUDA kernels only).
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SpatialOpsSpatialDenseCuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(SpatialOpsSpatialDenseGradCuda);

@@ -1,5 +1,6 @@
 """The JAX front-end: the fused op on JAX arrays (ops.py), as XLA FFI custom
-calls of the kernels, registered with JAX on first use (_loader.py).
+calls of the kernels (CPU, and CUDA where built), registered with JAX on
+first use (_loader.py).
 SpatialDense uses it when JAX is Keras' backend.
 
 Importing it imports JAX but loads nothing; the first op call registers the

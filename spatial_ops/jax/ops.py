@@ -229,13 +229,14 @@ def _reduce(y, axes, reduction):
     return (jnp.sum if reduction == "sum" else jnp.mean)(y, axis=axes)
 
 
-def _refuse_other_platforms():
+def _refuse_other_platforms(backends):
     platform = jax.default_backend()
-    if platform not in _loader.PLATFORMS:
+    if platform not in backends:
         raise NotImplementedError(
-            f"spatial_ops' JAX front-end runs the fused kernels on the CPU only so far, but JAX's default "
-            f"backend is {platform!r}. Run on the CPU (JAX_PLATFORMS=cpu), or use the same math in plain "
-            "JAX: SpatialDense(fused=False), or spatial_ops.composite.spatial_dense under KERAS_BACKEND=jax."
+            f"this build of spatial_ops runs the fused kernels under JAX on {', '.join(backends)}, but JAX's "
+            f"default backend is {platform!r}. Rebuild spatial_ops with the CUDA kernels (nvcc on PATH, "
+            "CMAKE_ARGS=-DSPATIAL_OPS_CUDA=ON) for NVIDIA GPUs, run on the CPU (JAX_PLATFORMS=cpu), or use "
+            "the same math in plain JAX: SpatialDense(fused=False)."
         )
 
 
@@ -249,8 +250,7 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     op); reduce_axis: None, an int or ints (never the batch axis 0);
     reduction: "sum" or "mean".
     """
-    _refuse_other_platforms()
-    _loader.register_handlers()
+    _refuse_other_platforms(_loader.register_handlers())
     x = jnp.asarray(x)
     if x.dtype not in SUPPORTED_DTYPES:
         raise ValueError(

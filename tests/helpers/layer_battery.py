@@ -107,7 +107,8 @@ def read_others(work_dir):
             continue
         saved = np.load(work_dir / f"{other.stem}.npz")
         loaded = keras.saving.load_model(other)
-        assert_close(keras.ops.convert_to_numpy(loaded(saved["x"])), saved["y"], "float32", f"{other.name} read on {backend}")
+        assert_close(keras.ops.convert_to_numpy(loaded(saved["x"])), saved["y"], "float32",
+                     f"{other.name} read on {backend}")
 
 
 def main():
