@@ -119,3 +119,12 @@ inline CheckedCall check_backward_call(const CallAttributes& call, const ffi::An
       .Attr<int64_t>("derivative_order")                        \
       .Attr<int64_t>("reduce_begin")                            \
       .Attr<int64_t>("reduce_end")
+
+// What a handler binds after its platform's context: the forward's
+// (x, kernel, bias) -> y, the backward's (dy, x, kernel, bias) -> (dx,
+// dkernel, dbias), then the attributes.
+#define SPATIAL_OPS_FFI_FORWARD_BUFFERS \
+  .Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>().Ret<ffi::AnyBuffer>() SPATIAL_OPS_FFI_ATTRS
+#define SPATIAL_OPS_FFI_BACKWARD_BUFFERS                                                            \
+  .Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>()          \
+      .Ret<ffi::AnyBuffer>().Ret<ffi::AnyBuffer>().Ret<ffi::AnyBuffer>() SPATIAL_OPS_FFI_ATTRS

@@ -73,22 +73,9 @@ ffi::Error backward_cuda(void* stream, ffi::ScratchAllocator scratch, ffi::AnyBu
 namespace ffi = xla::ffi;
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SpatialOpsSpatialDenseCuda, spatial_ops::xla_ffi::forward_cuda,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<void*>>()
-                                  .Ctx<ffi::ScratchAllocator>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>() SPATIAL_OPS_FFI_ATTRS);
+                              ffi::Ffi::Bind().Ctx<ffi::PlatformStream<void*>>().Ctx<ffi::ScratchAllocator>()
+                                  SPATIAL_OPS_FFI_FORWARD_BUFFERS);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SpatialOpsSpatialDenseGradCuda, spatial_ops::xla_ffi::backward_cuda,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::PlatformStream<void*>>()
-                                  .Ctx<ffi::ScratchAllocator>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>() SPATIAL_OPS_FFI_ATTRS);
+                              ffi::Ffi::Bind().Ctx<ffi::PlatformStream<void*>>().Ctx<ffi::ScratchAllocator>()
+                                  SPATIAL_OPS_FFI_BACKWARD_BUFFERS);

@@ -58,20 +58,7 @@ ffi::Error backward_host(ffi::ThreadPool pool, ffi::AnyBuffer dy, ffi::AnyBuffer
 namespace ffi = xla::ffi;
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SpatialOpsSpatialDenseHost, spatial_ops::xla_ffi::forward_host,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>() SPATIAL_OPS_FFI_ATTRS);
+                              ffi::Ffi::Bind().Ctx<ffi::ThreadPool>() SPATIAL_OPS_FFI_FORWARD_BUFFERS);
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(SpatialOpsSpatialDenseGradHost, spatial_ops::xla_ffi::backward_host,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Arg<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>()
-                                  .Ret<ffi::AnyBuffer>() SPATIAL_OPS_FFI_ATTRS);
+                              ffi::Ffi::Bind().Ctx<ffi::ThreadPool>() SPATIAL_OPS_FFI_BACKWARD_BUFFERS);
