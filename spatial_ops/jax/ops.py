@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _second_order, _shapes
+from .. import _fused_call, _second_order, _shapes
 from ..activations import resolve
 from . import _loader, _partitioning
 
@@ -266,16 +266,12 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
             _shapes.check_broadcastable(tuple(weight.shape), spatial, name, tuple(x.shape))
     axes = _shapes.normalize_reduce_axes(reduce_axis, x.ndim)
     _shapes.check_reduction(reduction)
-    resolved = resolve(activation)
+    call = _fused_call.plan(resolve(activation), axes, reduction, list(x.shape))
     kernel = _spatial_weight(kernel, spatial)
     bias_operand = jnp.zeros((0,), x.dtype) if bias is None else _spatial_weight(bias, spatial)
-    attrs = dict(activation_params=resolved.params, has_bias=bias is not None)
-    if resolved.table_row is None:
-        y = fused_forward(Attrs("linear", (), "none", bias is not None), x, kernel, bias_operand)
-        return _reduce(resolved.fn(y), axes, reduction)
-    if not axes:
-        return fused_forward(Attrs(resolved.table_row, reduction="none", **attrs), x, kernel, bias_operand)
-    # The kernel reduces one contiguous run of axes; jnp reduces any others.
-    run = _shapes.fused_reduce_run(axes, list(x.shape))
-    fused = Attrs(resolved.table_row, reduction=reduction, reduce_begin=run[0], reduce_end=run[1], **attrs)
-    return _reduce(fused_forward(fused, x, kernel, bias_operand), _shapes.axes_left_after(axes, run), reduction)
+    attrs = Attrs(call.activation, call.params, call.reduction, bias is not None, 0, call.reduce_begin,
+                  call.reduce_end)
+    y = fused_forward(attrs, x, kernel, bias_operand)
+    if call.activation_after is not None:
+        y = call.activation_after(y)
+    return _reduce(y, call.axes_after, reduction)

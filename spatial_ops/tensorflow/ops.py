@@ -7,12 +7,11 @@ import warnings
 
 import tensorflow as tf
 
-from .. import _second_order, _shapes, composite, exporting
+from .. import _fused_call, _second_order, _shapes, composite, exporting
 from ..activations import resolve
 from . import _operands, _xla, reference
 from ._loader import LIBRARY
 
-_LINEAR = resolve(None)
 _HALF_DTYPES = (tf.float16, tf.bfloat16)
 _EMPTY_BIAS = {}
 
@@ -42,19 +41,19 @@ def _empty_bias(dtype):
     return _EMPTY_BIAS[dtype]
 
 
-def _call_fused(x, kernel, bias, activation, run, reduction):
-    """One call of the op; run: the reduced axes (start, stop), or None."""
-    reduce_range = {} if run is None else dict(reduce_begin=run[0], reduce_end=run[1])
+def _call_fused(x, kernel, bias, call):
+    """One call of the op, as planned (spatial_ops._fused_call)."""
     spatial_dims = x.shape.as_list()[1:]
     return LIBRARY.spatial_ops_spatial_dense(
         x,
         _spatial_weight(kernel, x, spatial_dims),
         _empty_bias(x.dtype) if bias is None else _spatial_weight(bias, x, spatial_dims),
-        activation=activation.table_row,
-        activation_params=[repr(p) for p in activation.params],
-        reduction="none" if run is None else reduction,
+        activation=call.activation,
+        activation_params=[repr(p) for p in call.params],
+        reduction=call.reduction,
         has_bias=bias is not None,
-        **reduce_range,
+        reduce_begin=call.reduce_begin,
+        reduce_end=call.reduce_end,
     )
 
 
@@ -106,17 +105,11 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     x, kernel, bias = _operands.prepare_operands(x, kernel, bias)
     axes = _shapes.normalize_reduce_axes(reduce_axis, x.shape.rank)
     _shapes.check_reduction(reduction)
-    resolved = resolve(activation)
-    if resolved.table_row is None:
-        y = resolved.fn(_call_fused(x, kernel, bias, _LINEAR, None, reduction))
-        return _operands.reduce_spatial(y, axes, reduction)
-    if not axes:
-        return _call_fused(x, kernel, bias, resolved, None, reduction)
-    # The kernel reduces one contiguous run of axes; any others (a mean of
-    # equal-sized means is the mean) are reduced by TensorFlow afterwards.
-    run = _shapes.fused_reduce_run(axes, x.shape.as_list())
-    y = _call_fused(x, kernel, bias, resolved, run, reduction)
-    return _operands.reduce_spatial(y, _shapes.axes_left_after(axes, run), reduction)
+    call = _fused_call.plan(resolve(activation), axes, reduction, x.shape.as_list())
+    y = _call_fused(x, kernel, bias, call)
+    if call.activation_after is not None:
+        y = call.activation_after(y)
+    return _operands.reduce_spatial(y, call.axes_after, reduction)
 
 
 _ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order",

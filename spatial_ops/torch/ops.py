@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import torch
 
-from .. import _core, _second_order, _shapes
+from .. import _core, _fused_call, _second_order, _shapes
 from ..activations import resolve, resolve_uncached
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -204,16 +204,11 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     axes = _shapes.normalize_reduce_axes(reduce_axis, x.dim())
     _shapes.check_reduction(reduction)
     resolved = (resolve_uncached if torch.compiler.is_compiling() else resolve)(activation)
+    call = _fused_call.plan(resolved, axes, reduction, list(x.shape))
     kernel = _spatial_weight(kernel, spatial)
     bias_operand = x.new_zeros((0,)) if bias is None else _spatial_weight(bias, spatial)
-    has_bias = bias is not None
-    if resolved.table_row is None:
-        y = spatial_dense_op(x, kernel, bias_operand, "linear", [], "none", has_bias, 0, 2, 3)
-        return _reduce(resolved.fn(y), axes, reduction)
-    params = list(resolved.params)
-    if not axes:
-        return spatial_dense_op(x, kernel, bias_operand, resolved.table_row, params, "none", has_bias, 0, 2, 3)
-    # The kernel reduces one contiguous run of axes; PyTorch reduces any others.
-    run = _shapes.fused_reduce_run(axes, list(x.shape))
-    y = spatial_dense_op(x, kernel, bias_operand, resolved.table_row, params, reduction, has_bias, 0, *run)
-    return _reduce(y, _shapes.axes_left_after(axes, run), reduction)
+    y = spatial_dense_op(x, kernel, bias_operand, call.activation, list(call.params), call.reduction,
+                         bias is not None, 0, call.reduce_begin, call.reduce_end)
+    if call.activation_after is not None:
+        y = call.activation_after(y)
+    return _reduce(y, call.axes_after, reduction)
