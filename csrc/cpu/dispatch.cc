@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "cpu/huge_pages.h"
 #include "cpu/isa.h"
 
 namespace spatial_ops {
@@ -83,12 +84,14 @@ void run_serially(int64_t total, int64_t, const WorkFn& work) {
 void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x,
                                const void* kernel, const void* bias, void* y,
                                const ParallelFor& parallel_for) {
+  if (y != x) advise_huge_pages(y, spec.output_size() * size_of(dtype));
   active().forward(spec, dtype, x, kernel, bias, y, parallel_for);
 }
 
 void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* dy,
                                 const void* x, const void* kernel, const void* bias, void* dx,
                                 void* dkernel, void* dbias, const ParallelFor& parallel_for) {
+  if (dx != dy) advise_huge_pages(dx, spec.shape.batch * spec.shape.spatial_size() * size_of(dtype));
   active().backward(spec, dtype, dy, x, kernel, bias, dx, dkernel, dbias, parallel_for);
 }
 
