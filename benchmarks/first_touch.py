@@ -1,12 +1,14 @@
 """What a fresh output costs a user: minor page faults and time of the
 fused unreduced forward and training step, the first call in a fresh
-process and later calls, with TensorFlow's default CPU allocator and with
-its BFC allocator (TF_CPU_ALLOCATOR_USE_BFC=true).
+process and later calls, with each of TensorFlow's CPU allocators
+(benchmarks/tf_allocators.py).
 
     .venv/bin/python benchmarks/first_touch.py [--size 1024 256 256]
 
 Each allocator runs in its own process; faults are getrusage's ru_minflt
-around the call (all threads of the process), later calls the median of 5.
+around the call (all threads of the process), later calls the median of 9
+(on a VM the first few calls after fresh memory is mapped also wait for the
+host to back it).
 Prints a markdown table.
 """
 
@@ -15,8 +17,10 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-ALLOCATORS = {"default": {}, "BFC": {"TF_CPU_ALLOCATOR_USE_BFC": "true"}}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tf_allocators import ALLOCATORS  # noqa: E402
 
 
 def measure(size):
@@ -51,7 +55,7 @@ def measure(size):
     results = {}
     for name, fn in (("forward", forward), ("training step", step)):
         first = one_call(fn)
-        later = [one_call(fn) for _ in range(5)]
+        later = [one_call(fn) for _ in range(9)]
         results[name] = {"first": first, "later": tuple(float(np.median(v)) for v in zip(*later))}
     return results
 

@@ -192,3 +192,10 @@ def test_activation_cost_script_runs():
     for table_row, params in rows:
         forward, backward = activation_cost.cost(np.float32, table_row, params, repeats=1)
         assert forward > 0 and backward > 0
+
+
+def test_against_xla_script_runs():
+    """benchmarks/against_xla.py end to end at a tiny size, one allocator (it measures, never judges)."""
+    import against_xla
+    table = against_xla.table((4, 6, 5), ["relu", "gelu"], rounds=1, allocators=("BFC",))
+    assert table.count("| BFC |") == 2 * len(against_xla.PASSES)
