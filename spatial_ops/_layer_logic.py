@@ -25,7 +25,8 @@ class SpatialDenseLogic:
 
     fused: "auto" runs the fused op. Under XLA (jit_compile=True) the op
     compiles as a custom call of the same kernels where the front-end can
-    lower it (runs_fused_in_xla: the CPU, for now); elsewhere it gets the
+    lower it (runs_fused_in_xla: the CPU, and GPUs in a build with the CUDA
+    kernels against the CUDA TensorFlow); elsewhere it gets the
     same math as TensorFlow composites (spatial_ops.reference) for XLA to
     fuse. False always runs the math as plain keras.ops
     (spatial_ops.composite), on any Keras backend; True always runs the

@@ -10,13 +10,16 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
+from packaging.version import Version
 
 import spatial_ops
-from spatial_ops.tensorflow._loader import BUILD_STAMP, format_build_stamp
+from spatial_ops.tensorflow import _loader
+from spatial_ops.tensorflow._loader import BUILD_STAMP, FEATURES, format_build_stamp
 
 pytestmark = pytest.mark.quick
 
@@ -49,7 +52,9 @@ def restamp(library, version=None, cxx11_abi=None):
     assert match is not None, "the installed library carries no build stamp"
     new_version = version or match[1].decode()
     assert len(new_version) == len(match[1]), "the stamp is rewritten in place"
-    stamp = format_build_stamp(new_version, int(match[2]) if cxx11_abi is None else cxx11_abi)
+    features = {name for name, flag in zip(FEATURES, match.groups()[2:]) if flag == b"1"}
+    stamp = format_build_stamp(new_version, int(match[2]) if cxx11_abi is None else cxx11_abi, features)
+    assert len(stamp) == match.end() - match.start()
     start, end = match.span()
     library.write_bytes(data[:start] + stamp + data[end:])
 
@@ -67,8 +72,32 @@ def package(tmp_path):
 
 
 def test_the_stamp_reads_back_as_written():
-    match = BUILD_STAMP.fullmatch(format_build_stamp("2.21.0rc1", 0))
+    match = BUILD_STAMP.fullmatch(format_build_stamp("2.21.0rc1", 0, {"xla_lowering", "xla_gpu"}))
     assert match is not None and (match[1], match[2]) == (b"2.21.0rc1", b"0")
+    assert dict(zip(FEATURES, match.groups()[2:])) == {"xla_lowering": b"1", "gpu_kernels": b"0", "xla_gpu": b"1"}
+
+
+def test_installed_library_states_its_features():
+    """This build: the XLA lowering where the TensorFlow allows it, GPU kernels
+    and the XLA GPU lowering only in a build with CUDA for a CUDA TensorFlow."""
+    _, features = _loader._read_stamp(INSTALLED / "_spatial_ops_tf.so")
+    cuda_tensorflow = tf.sysconfig.get_build_info().get("is_cuda_build", False)
+    assert ("xla_gpu" in features) <= ("gpu_kernels" in features) <= cuda_tensorflow
+    assert ("xla_gpu" in features) <= ("xla_lowering" in features)
+    if Version(tf.__version__) >= Version("2.20"):
+        assert "xla_lowering" in features
+
+
+@pytest.mark.parametrize("features,warns", [(set(), True), ({"gpu_kernels"}, False)], ids=["cpu only", "gpu"])
+def test_a_visible_gpu_without_gpu_kernels_is_named_with_the_rebuild(monkeypatch, features, warns):
+    monkeypatch.setattr(_loader.tf.config, "list_physical_devices",
+                        lambda kind=None: ["/physical_device:GPU:0"] if kind == "GPU" else [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _loader._warn_if_a_gpu_goes_unused(features, "REBUILD-COMMAND")
+    messages = [str(w.message) for w in caught]
+    assert (len(messages) == 1 and "no GPU kernels" in messages[0] and "REBUILD-COMMAND" in messages[0]) == warns
+    assert warns or not messages
 
 
 def test_installed_library_is_stamped_with_the_running_tensorflow():

@@ -9,7 +9,10 @@
 // the one this file is actually compiled with. xla_lowering says whether the
 // library lowers the ops to XLA custom calls (csrc/tf/xla_lowering.cc, built
 // where the TensorFlow allows it): where it does not, the Python wrapper
-// keeps the composite under XLA.
+// keeps the composite under XLA. gpu_kernels says whether it has the CUDA
+// OpKernels (a CUDA TensorFlow, nvcc found), xla_gpu whether XLA's GPU
+// compiler lowers the ops too (both of those): the loader warns where
+// TensorFlow sees a GPU the library cannot run on.
 #include <cstddef>  // defines _GLIBCXX_USE_CXX11_ABI when the flags do not
 
 #define SPATIAL_OPS_STRINGIFY_(x) #x
@@ -19,4 +22,6 @@
 extern "C" __attribute__((used, visibility("default"))) const char spatial_ops_build_stamp[] =
     "spatial_ops-build-stamp:tensorflow=" SPATIAL_OPS_STRINGIFY(SPATIAL_OPS_TF_VERSION)
     ";cxx11_abi=" SPATIAL_OPS_STRINGIFY(_GLIBCXX_USE_CXX11_ABI) ";"
-    "xla_lowering=" SPATIAL_OPS_STRINGIFY(SPATIAL_OPS_XLA_LOWERING) ";";
+    "xla_lowering=" SPATIAL_OPS_STRINGIFY(SPATIAL_OPS_XLA_LOWERING) ";"
+    "gpu_kernels=" SPATIAL_OPS_STRINGIFY(SPATIAL_OPS_GPU_KERNELS) ";"
+    "xla_gpu=" SPATIAL_OPS_STRINGIFY(SPATIAL_OPS_XLA_GPU) ";";

@@ -2,8 +2,9 @@
 // typed-FFI custom call of the same kernels (csrc/xla_ffi), which XLA runs
 // inside the compiled program on its own thread pool. Shapes and attributes
 // are checked at compile time with the ops' own messages, and the attributes
-// travel as the custom call's. The host handlers are registered with XLA's
-// FFI registry when this library loads.
+// travel as the custom call's. The host handlers, and in a library built
+// with CUDA for a CUDA TensorFlow (SPATIAL_OPS_XLA_GPU) the CUDA handlers,
+// are registered with XLA's FFI registry when this library loads.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -26,6 +27,12 @@ XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kForwardTarget, 
                          SpatialOpsSpatialDenseHost);
 XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kBackwardTarget, "Host",
                          SpatialOpsSpatialDenseGradHost);
+#if SPATIAL_OPS_XLA_GPU
+XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kForwardTarget, "CUDA",
+                         SpatialOpsSpatialDenseCuda);
+XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kBackwardTarget, "CUDA",
+                         SpatialOpsSpatialDenseGradCuda);
+#endif
 
 namespace spatial_ops {
 namespace tf_kernels {
@@ -104,10 +111,15 @@ class SpatialDenseGradXlaOp : public SpatialDenseXlaBase {
   }
 };
 
-// The CPU JIT only: on GPUs the CUDA handlers are not written yet, and the
-// Python wrapper keeps the composite under XLA there.
+// The lowering is the same on every device; the handler XLA runs is the
+// platform's. The GPU JIT only where the CUDA handlers are in this library:
+// elsewhere the Python wrapper keeps the composite under XLA on GPUs.
 REGISTER_XLA_OP(Name("SpatialOps>SpatialDense").Device(tensorflow::DEVICE_CPU_XLA_JIT), SpatialDenseXlaOp);
 REGISTER_XLA_OP(Name("SpatialOps>SpatialDenseGrad").Device(tensorflow::DEVICE_CPU_XLA_JIT), SpatialDenseGradXlaOp);
+#if SPATIAL_OPS_XLA_GPU
+REGISTER_XLA_OP(Name("SpatialOps>SpatialDense").Device(tensorflow::DEVICE_GPU_XLA_JIT), SpatialDenseXlaOp);
+REGISTER_XLA_OP(Name("SpatialOps>SpatialDenseGrad").Device(tensorflow::DEVICE_GPU_XLA_JIT), SpatialDenseGradXlaOp);
+#endif
 
 bool has_cpu_jit_kernel(const char* op) {
   return tensorflow::KernelsRegisteredForOp(op).find(tensorflow::DEVICE_CPU_XLA_JIT) != std::string::npos;

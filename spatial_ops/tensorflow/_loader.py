@@ -14,6 +14,7 @@ by LIBRARY.load()), so importing this front-end costs no load.
 import ctypes
 import re
 import sys
+import warnings
 from pathlib import Path
 
 from .._build import build_info, rebuild_command
@@ -21,14 +22,22 @@ from .._build import build_info, rebuild_command
 # The build puts the library at the package's top level, beside _core.
 _LIBRARY = Path(__file__).parent.parent / "_spatial_ops_tf.so"
 # The text csrc/tf/build_stamp.cc compiles into the library: format_build_stamp
-# writes it, BUILD_STAMP reads it back as (TensorFlow version, ABI flag, and
-# whether the library lowers the ops to XLA custom calls, "1" or "0").
-BUILD_STAMP = re.compile(rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);(?:xla_lowering=([01]);)?")
+# writes it, BUILD_STAMP reads it back as (TensorFlow version, ABI flag, then
+# "1" or "0" for each of FEATURES).
+FEATURES = (
+    "xla_lowering",  # the ops lower to XLA custom calls (csrc/tf/xla_lowering.cc)
+    "gpu_kernels",  # the CUDA OpKernels
+    "xla_gpu",  # XLA's GPU compiler lowers the ops too (the CUDA handlers)
+)
+BUILD_STAMP = re.compile(rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);"
+                         + b"".join(b"(?:" + name.encode() + rb"=([01]);)?" for name in FEATURES))
 
 
-def format_build_stamp(version, cxx11_abi):
-    """The stamp of a library built for this TensorFlow version and C++ ABI flag."""
-    return f"spatial_ops-build-stamp:tensorflow={version};cxx11_abi={int(cxx11_abi)};".encode()
+def format_build_stamp(version, cxx11_abi, features=()):
+    """The stamp of a library built for this TensorFlow version and C++ ABI
+    flag, with the FEATURES named in features."""
+    flags = "".join(f"{name}={int(name in features)};" for name in FEATURES)
+    return f"spatial_ops-build-stamp:tensorflow={version};cxx11_abi={int(cxx11_abi)};{flags}".encode()
 
 
 def _import_tensorflow():
@@ -63,14 +72,28 @@ def _built_for_other(built_for, rebuild):
 
 def _read_stamp(library):
     """(TensorFlow version, C++ ABI flag) the library was compiled for, and
-    whether it lowers the ops to XLA; None without a stamp."""
+    the set of FEATURES it has; None without a stamp."""
     match = BUILD_STAMP.search(library.read_bytes())
-    return None if match is None else ((match[1].decode(), int(match[2])), match[3] == b"1")
+    if match is None:
+        return None
+    return (match[1].decode(), int(match[2])), {name for name, flag in zip(FEATURES, match.groups()[2:]) if flag == b"1"}
+
+
+def _warn_if_a_gpu_goes_unused(features, rebuild):
+    """TensorFlow that sees a GPU places the ops there; a library without
+    GPU kernels leaves them to the CPU, with copies to and from the GPU."""
+    if "gpu_kernels" in features or not tf.config.list_physical_devices("GPU"):
+        return
+    warnings.warn(
+        "spatial_ops: TensorFlow sees a GPU, but this op library has no GPU kernels (built without "
+        "nvcc, or against a TensorFlow that is not a CUDA build), so its ops run on the CPU. Install "
+        "the CUDA TensorFlow (tensorflow, not tensorflow-cpu) and the CUDA toolkit of its major "
+        f"version with nvcc on PATH, then rebuild with SPATIAL_OPS_CUDA=ON: {rebuild}", stacklevel=4)
 
 
 def load_op_library():
     """The op library's module of op functions, after every check above, and
-    whether the library lowers the ops to XLA custom calls."""
+    the set of FEATURES the library has."""
     info = build_info()
     if info is None:
         raise ImportError(
@@ -96,16 +119,18 @@ def load_op_library():
             f"spatial_ops: {_LIBRARY} carries no build stamp: it is corrupt or not a spatial_ops "
             f"op library. Rebuild it: {rebuild}"
         )
-    stamped_for, lowers_to_xla = stamp
+    stamped_for, features = stamp
     if stamped_for != running:
         raise _built_for_other(f"{_describe(*stamped_for)} (the stamp compiled into {_LIBRARY.name})", rebuild)
     try:
-        return tf.load_op_library(str(_LIBRARY)), lowers_to_xla
+        module = tf.load_op_library(str(_LIBRARY))
     except (tf.errors.NotFoundError, OSError) as error:
         raise ImportError(
             f"spatial_ops: loading {_LIBRARY} failed ({error}). It is probably corrupt or "
             f"built for another TensorFlow; rebuild it: {rebuild}"
         ) from None
+    _warn_if_a_gpu_goes_unused(features, rebuild)
+    return module, features
 
 
 class LazyOpLibrary:
@@ -115,18 +140,17 @@ class LazyOpLibrary:
 
     def __init__(self):
         self._module = None
-        self._lowers_to_xla = False
+        self._features = set()
         self._lowering_registered = None
 
     @property
     def loaded(self):
         return self._module is not None
 
-    @property
-    def lowers_to_xla(self):
-        """Whether the library lowers its ops to XLA custom calls (its stamp says)."""
+    def has(self, feature):
+        """Whether the library has one of FEATURES (its stamp says)."""
         self.load()
-        return self._lowers_to_xla
+        return feature in self._features
 
     def lowering_registered(self):
         """Whether XLA takes the lowering in this process: not when it had
@@ -138,7 +162,7 @@ class LazyOpLibrary:
     def load(self):
         """Loads the library if it is not loaded yet and returns its module."""
         if self._module is None:
-            self._module, self._lowers_to_xla = load_op_library()
+            self._module, self._features = load_op_library()
         return self._module
 
     def __getattr__(self, name):

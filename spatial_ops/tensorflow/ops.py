@@ -60,10 +60,11 @@ def _call_fused(x, kernel, bias, call):
 def runs_fused_in_xla():
     """Whether the op compiles into XLA programs as a custom call of its own
     kernels: where the library was built with the lowering (TensorFlow
-    releases that allow it, csrc/tf/xla_lowering.cc) and for the CPU, the
-    only device with XLA handlers so far; TensorFlow that sees a GPU would
-    place the op there."""
-    if not LIBRARY.lowers_to_xla or tf.config.list_physical_devices("GPU"):
+    releases that allow it, csrc/tf/xla_lowering.cc), and where TensorFlow
+    sees a GPU (and would place the op there) only with the CUDA handlers
+    (a library built with CUDA for a CUDA TensorFlow)."""
+    needed = "xla_gpu" if tf.config.list_physical_devices("GPU") else "xla_lowering"
+    if not LIBRARY.has(needed):
         return False
     if not LIBRARY.lowering_registered():
         _warn_lowering_missed()
