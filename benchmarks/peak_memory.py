@@ -15,6 +15,7 @@ A second table measures the fused step as a training loop runs it: in a
 tf.function, with dy made inside the step (as the layer above would make
 it), so that dy dies with the backward and TensorFlow may hand its buffer
 to dx. There dy itself is counted: y and dy are the least such a step needs.
+A third table compiles the whole step with XLA (XLA_STEPS).
 """
 
 import argparse
@@ -26,6 +27,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 IMPLEMENTATIONS = ("fused", "eager", "tf.function", "xla")
 DY_IN_STEP = "fused, dy made in a tf.function step"
+# The whole step in one XLA program (jit_compile=True), dy an input and y
+# returned: the fused op as a custom call of its kernels, and the composite
+# that XLA fuses itself.
+XLA_STEPS = ("fused, XLA step", "composite, XLA step")
 QUICK = os.environ.get("SPATIAL_OPS_BENCH_QUICK") == "1"  # CI's smoke run
 ACTIVATIONS = ("relu",) if QUICK else ("relu", "gelu")
 REDUCE_AXES = (None,) if QUICK else (None, -1)
@@ -47,8 +52,14 @@ def measure(implementation, activation, reduce_axis, size):
     sys.path.insert(0, str(HERE))
     from test_bench_cpu import IMPLEMENTATIONS as FUNCTIONS, one_add
 
+    import spatial_ops
+
     dy_in_step = implementation == DY_IN_STEP
-    fn = one_add if implementation == "tf.add" else FUNCTIONS["fused" if dy_in_step else implementation]
+    xla_step = implementation in XLA_STEPS
+    if xla_step:
+        fn = spatial_ops.spatial_dense if implementation == XLA_STEPS[0] else spatial_ops.reference.spatial_dense
+    else:
+        fn = one_add if implementation == "tf.add" else FUNCTIONS["fused" if dy_in_step else implementation]
 
     def step(x, kernel, bias, dy):
         with tf.GradientTape() as tape:
@@ -58,8 +69,8 @@ def measure(implementation, activation, reduce_axis, size):
             dy = 2.0 * y  # the gradient of sum(y^2): made in the step, it dies with the backward
         return y, tape.gradient(y, [x, kernel, bias], output_gradients=dy)
 
-    if dy_in_step:
-        step = tf.function(step)
+    if dy_in_step or xla_step:
+        step = tf.function(step, jit_compile=xla_step)
 
     def inputs(size):
         # tf.fill writes in place: no temporaries whose freed memory the step could reuse.
@@ -96,14 +107,22 @@ def table(size):
             cells = [f"{_child(i, activation, axis, size, env):.2f}" for i in IMPLEMENTATIONS]
             lines.append(f"| {activation} | {axis} | " + " | ".join(cells) + " |")
     lines += [f"\nThe fused step in a tf.function with dy made in the step ({DY_IN_STEP!r}): the peak with "
-              "dy counted (y and dy are 2), and beyond the inputs and dy (dy, one x, taken off: the "
-              "first table's measure, where y alone is 1 once dx takes dy's buffer):\n",
+              "dy counted (unreduced, y and dy are 2), and beyond the inputs and dy (dy's size taken off: "
+              "the first table's measure, where an unreduced y alone is 1 once dx takes dy's buffer):\n",
               "| activation | reduce_axis | fused, dy counted | fused, beyond the inputs and dy |",
               "| --- | --- | --- | --- |"]
     for activation in ACTIVATIONS:
         for axis in REDUCE_AXES:
             peak = _child(DY_IN_STEP, activation, axis, size, env)
-            lines.append(f"| {activation} | {axis} | {peak:.2f} | {peak - 1:.2f} |")
+            dy_in_x = 1.0 if axis is None else 1.0 / size[axis]  # a reduced dy is y's size
+            lines.append(f"| {activation} | {axis} | {peak:.2f} | {peak - dy_in_x:.2f} |")
+    lines += ["\nThe step compiled whole with XLA (`tf.function(jit_compile=True)`), dy an input and y returned, "
+              "beyond the inputs (y and dx are 2):\n",
+              "| activation | reduce_axis | " + " | ".join(XLA_STEPS) + " |", "| --- | --- |" + " --- |" * len(XLA_STEPS)]
+    for activation in ACTIVATIONS:
+        for axis in REDUCE_AXES:
+            cells = [f"{_child(i, activation, axis, size, env):.2f}" for i in XLA_STEPS]
+            lines.append(f"| {activation} | {axis} | " + " | ".join(cells) + " |")
     calibration = _child("tf.add", "linear", None, size, env)
     lines.append(f"\nCalibration: the same step of one eager `tf.add(x, kernel)`, which allocates "
                  f"exactly one x (y; its dx is dy itself), measures {calibration:.2f}: what the "

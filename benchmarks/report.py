@@ -8,8 +8,10 @@ benchmarks/speedup.png (fused speed-up against size).
 A full run also measures training-step peak memory (benchmarks/peak_memory.py)
 and each activation's compute cost (benchmarks/activation_cost.py), and keeps
 their tables in benchmarks/last_peak_memory.md and last_activation_cost.md for
-re-rendering, and benchmarks/backends.py's in last_backends.md (committed,
-with its plot backends.png). The GPU section is benchmarks/gpu/last_gpu_benchmark.md, the
+re-rendering; and, committed, the tables of benchmarks/first_touch.py
+(last_first_touch.md), against_xla.py in the AVX2 build (last_against_xla.md:
+forced where the CPU has a wider one), xla_step.py (last_xla_step.md) and
+backends.py (last_backends.md, with its plot backends.png). The GPU section is benchmarks/gpu/last_gpu_benchmark.md, the
 latest run of scripts/gpu/run_on_gpu.sh on a GPU machine, as committed.
 
 The floor is the bytes a pass must move over the bandwidth of a large copy
@@ -193,11 +195,21 @@ def main():
     cost_path = ROOT / "benchmarks" / "last_activation_cost.md"
     gpu_path = ROOT / "benchmarks" / "gpu" / "last_gpu_benchmark.md"  # committed: no GPU here
     backends_path = ROOT / "benchmarks" / "last_backends.md"
+    first_touch_path = ROOT / "benchmarks" / "last_first_touch.md"
+    against_xla_path = ROOT / "benchmarks" / "last_against_xla.md"
+    xla_step_path = ROOT / "benchmarks" / "last_xla_step.md"
     if not args.json:
         run_suite(json_path)
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        import activation_cost, backends, peak_memory  # noqa: PLC0415, E401
+        import activation_cost, against_xla, backends, first_touch, peak_memory, xla_step  # noqa: PLC0415, E401
+        from activation_rows import every_activation  # noqa: PLC0415
+        from spatial_ops import _core  # noqa: PLC0415
+        avx2 = "avx2" if "avx2" in _core.supported_cpu_isas() else None  # x86-64 with AVX2 and wider
         memory_path.write_text(peak_memory.table((1024, 256, 256)))
+        first_touch_path.write_text(first_touch.table((1024, 256, 256)))
+        against_xla_path.write_text(against_xla.table((1024, 256, 256), [name for name, _ in every_activation()],
+                                                      rounds=5, isa=avx2))
+        xla_step_path.write_text(xla_step.table((256, 128, 128)))
         cost_path.write_text(activation_cost.table())
         measured = {backend: backends.measure_in_child(backend, backends.SIZE) for backend in backends.ROWS}
         backends_path.write_text(backends.table(backends.SIZE, measured))
@@ -240,6 +252,22 @@ def main():
            + every_table(copies, reads, fills, every) if every else "")
         + ("\n## Peak memory\n\nMeasured by `benchmarks/peak_memory.py` (how, in its docstring).\n\n"
            + memory_path.read_text() if memory_path.exists() else "")
+        + ("\n## Fresh outputs: page faults with each CPU allocator\n\nMeasured by `benchmarks/first_touch.py` "
+           "(how, in its docstring; the allocators in `benchmarks/tf_allocators.py`): the fused relu forward "
+           "and training step, the first call of a process and later ones. The kernels ask for huge pages "
+           "on the outputs they write in full (`csrc/cpu/huge_pages.h`), so a fresh 256 MB y takes 128 "
+           "faults of 2 MB, not 65,536 of 4 KB; what stays is the kernel zeroing the fresh pages, which "
+           "only an allocator that reuses memory (oneDNN's pool, BFC) avoids.\n\n"
+           + first_touch_path.read_text() if first_touch_path.exists() else "")
+        + ("\n## Every activation against XLA, AVX2 build\n\nMeasured by `benchmarks/against_xla.py --isa avx2` "
+           "(how, in its docstring): the AVX2 build of the kernels (forced where the CPU has a wider one) "
+           "against the XLA composite capped at AVX2, with each CPU allocator, the page faults of each call "
+           "beside its time.\n\n" + against_xla_path.read_text() if against_xla_path.exists() else "")
+        + ("\n## Under XLA (jit_compile=True)\n\nMeasured by `benchmarks/xla_step.py` (how, in its docstring): "
+           "jit-compiled training steps with the op as a custom call of its kernels, against the composite "
+           "XLA fuses itself and against the fused op without XLA; then a Keras model compiled with XLA. Peak "
+           "memory of a step compiled whole with XLA: the third table of the peak memory section.\n\n"
+           + xla_step_path.read_text() if xla_step_path.exists() else "")
         + ("\n## Compute cost per activation\n\nMeasured by `benchmarks/activation_cost.py` (how, in its "
            "docstring): the kernels alone on data in cache, so the cost of the math apart from "
            "memory traffic.\n\n" + cost_path.read_text() if cost_path.exists() else "")

@@ -147,7 +147,7 @@ def test_peak_memory_script_runs():
     """benchmarks/peak_memory.py end to end at a tiny size (it measures, never judges)."""
     import peak_memory
     table = peak_memory.table((8, 3, 3))
-    assert table.count("\n| relu | None |") == 2  # the peers' table and the dy-in-step table
+    assert table.count("\n| relu | None |") == 3  # the peers', the dy-in-step and the XLA-step tables
 
 
 def test_compare_builds_script_runs(capsys, monkeypatch):
