@@ -6,9 +6,10 @@ process and later calls, with each of TensorFlow's CPU allocators
     .venv/bin/python benchmarks/first_touch.py [--size 1024 256 256]
 
 Each allocator runs in its own process; faults are getrusage's ru_minflt
-around the call (all threads of the process), later calls the median of 9
-(on a VM the first few calls after fresh memory is mapped also wait for the
-host to back it).
+around the call (all threads of the process), later calls the median of
+calls 12 to 32: on the VM behind BENCHMARKS.md the first ten or so calls
+that take fresh huge pages ran 2-3 times slower than the rest (the host
+backing memory the guest had not used that way before).
 Prints a markdown table.
 """
 
@@ -55,7 +56,7 @@ def measure(size):
     results = {}
     for name, fn in (("forward", forward), ("training step", step)):
         first = one_call(fn)
-        later = [one_call(fn) for _ in range(9)]
+        later = [one_call(fn) for _ in range(31)][10:]
         results[name] = {"first": first, "later": tuple(float(np.median(v)) for v in zip(*later))}
     return results
 
