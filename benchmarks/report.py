@@ -9,8 +9,8 @@ A full run also measures training-step peak memory (benchmarks/peak_memory.py)
 and each activation's compute cost (benchmarks/activation_cost.py), and keeps
 their tables in benchmarks/last_peak_memory.md and last_activation_cost.md for
 re-rendering; and, committed, the tables of benchmarks/first_touch.py
-(last_first_touch.md), against_xla.py in the AVX2 build (last_against_xla.md:
-forced where the CPU has a wider one), xla_step.py (last_xla_step.md) and
+(last_first_touch.md), against_xla.py in the AVX2 build and the widest
+(last_against_xla.md: AVX2 forced where the CPU has a wider one), xla_step.py (last_xla_step.md) and
 backends.py (last_backends.md, with its plot backends.png). The GPU section is benchmarks/gpu/last_gpu_benchmark.md, the
 latest run of scripts/gpu/run_on_gpu.sh on a GPU machine, as committed.
 
@@ -207,8 +207,10 @@ def main():
         avx2 = "avx2" if "avx2" in _core.supported_cpu_isas() else None  # x86-64 with AVX2 and wider
         memory_path.write_text(peak_memory.table((1024, 256, 256)))
         first_touch_path.write_text(first_touch.table((1024, 256, 256)))
-        against_xla_path.write_text(against_xla.table((1024, 256, 256), [name for name, _ in every_activation()],
-                                                      rounds=5, isa=avx2))
+        names = [name for name, _ in every_activation()]
+        builds = [avx2] + ([None] if avx2 and _core.active_cpu_isa() != "avx2" else [])  # AVX2, then the widest
+        against_xla_path.write_text("\n".join(against_xla.table((1024, 256, 256), names, rounds=5, isa=isa)
+                                              for isa in builds))
         xla_step_path.write_text(xla_step.table((256, 128, 128)))
         cost_path.write_text(activation_cost.table())
         measured = {backend: backends.measure_in_child(backend, backends.SIZE) for backend in backends.ROWS}
@@ -259,10 +261,11 @@ def main():
            "faults of 2 MB, not 65,536 of 4 KB; what stays is the kernel zeroing the fresh pages, which "
            "only an allocator that reuses memory (oneDNN's pool, BFC) avoids.\n\n"
            + first_touch_path.read_text() if first_touch_path.exists() else "")
-        + ("\n## Every activation against XLA, AVX2 build\n\nMeasured by `benchmarks/against_xla.py --isa avx2` "
+        + ("\n## Every activation against XLA\n\nMeasured by `benchmarks/against_xla.py --isa avx2` "
            "(how, in its docstring): the AVX2 build of the kernels (forced where the CPU has a wider one) "
-           "against the XLA composite capped at AVX2, with each CPU allocator, the page faults of each call "
-           "beside its time.\n\n" + against_xla_path.read_text() if against_xla_path.exists() else "")
+           "against the XLA composite capped at AVX2, then, where the CPU has a wider build, that build "
+           "against XLA uncapped (`benchmarks/against_xla.py`); with each CPU allocator, the page faults of "
+           "each call beside its time.\n\n" + against_xla_path.read_text() if against_xla_path.exists() else "")
         + ("\n## Under XLA (jit_compile=True)\n\nMeasured by `benchmarks/xla_step.py` (how, in its docstring): "
            "jit-compiled training steps with the op as a custom call of its kernels, against the composite "
            "XLA fuses itself and against the fused op without XLA; then a Keras model compiled with XLA. Peak "
