@@ -25,8 +25,13 @@ template <class T> struct LaneSums {
     for (int j = 0; i + j < end; ++j) lanes[j] += term(i + j);
   }
 
+  // The pairwise tree, unrolled whole so that it runs in registers: as a
+  // loop it went through memory, one dependent add at a time, and took a
+  // fifth of a reduced forward's time over rows of 128 (perf, AVX2 build).
   T total() {
-    for (int width = kLanes / 2; width > 0; width /= 2) {  // pairwise tree
+#pragma GCC unroll 4
+    for (int width = kLanes / 2; width > 0; width /= 2) {
+#pragma GCC unroll 8
       for (int j = 0; j < width; ++j) lanes[j] += lanes[j + width];
     }
     return lanes[0];
@@ -119,7 +124,10 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>
   // x is read along r, inner elements a step: prefetch whole steps ahead.
   const int64_t step = std::max<int64_t>(shape.inner, 1);  // inner may be 0: an empty x
   const int64_t ahead = ceil_div(prefetch_distance<S>(), step) * step;
-  const T divisor = spec.reduction == Reduction::kMean ? T(shape.reduced) : T(1);
+  // A sum divides by nothing: a division by 1 per output, exact, still cost
+  // its latency once per row.
+  const bool mean = spec.reduction == Reduction::kMean;
+  const T divisor = T(shape.reduced);
   const int64_t cost =
       shape.reduced * std::min(shape.inner, kInnerBlock) * kForwardCyclesPerElement;
   parallel_for(shape.batch * shape.outer * inner_blocks, cost, [&](int64_t begin, int64_t end) {
@@ -141,7 +149,7 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>
           const T* xs = load_chunk(x + row_start + r0, r1 - r0, x_chunk);
           loops.add_activations_in_lanes(&sums, r0, r1, xs, kernel + base, bias + base, params);
         }
-        y_out[0] = store<S>(sums.total() / divisor);
+        y_out[0] = store<S>(mean ? sums.total() / divisor : sums.total());
         continue;
       }
       T sums[kInnerBlock] = {};
@@ -153,7 +161,7 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>
         const T* xs = load_chunk(x_row + offset + c0, c1 - c0, x_chunk);
         loops.add_activations(c1 - c0, xs, kernel + offset + c0, bias + offset + c0, sums, params);
       }
-      for (int64_t c = c0; c < c1; ++c) y_out[c] = store<S>(sums[c - c0] / divisor);
+      for (int64_t c = c0; c < c1; ++c) y_out[c] = store<S>(mean ? sums[c - c0] / divisor : sums[c - c0]);
     }
   });
 }
