@@ -18,6 +18,14 @@ class FusedCall(NamedTuple):
     activation_after: Optional[Callable]  # an unfused callable, applied to the kernels' output
     axes_after: Tuple[int, ...]  # then reduced by the front-end, in that output's axes
 
+    def finish(self, y, reduce, reduction):
+        """The front-end's part on the kernels' output y: the unfused
+        activation, then reduce(y, axes, reduction), the framework's sum or
+        mean over axes, where axes are left."""
+        if self.activation_after is not None:
+            y = self.activation_after(y)
+        return reduce(y, self.axes_after, reduction) if self.axes_after else y
+
 
 def plan(resolved, axes, reduction, static_dims):
     """resolved: activations.resolve's result; axes: normalized reduced axes;

@@ -52,8 +52,8 @@ def restamp(library, version=None, cxx11_abi=None):
     assert match is not None, "the installed library carries no build stamp"
     new_version = version or match[1].decode()
     assert len(new_version) == len(match[1]), "the stamp is rewritten in place"
-    features = {name for name, flag in zip(FEATURES, match.groups()[2:]) if flag == b"1"}
-    stamp = format_build_stamp(new_version, int(match[2]) if cxx11_abi is None else cxx11_abi, features)
+    stamp = format_build_stamp(new_version, int(match[2]) if cxx11_abi is None else cxx11_abi,
+                               _loader.stamped_features(match))
     assert len(stamp) == match.end() - match.start()
     start, end = match.span()
     library.write_bytes(data[:start] + stamp + data[end:])

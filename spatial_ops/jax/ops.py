@@ -224,8 +224,6 @@ def _spatial_weight(weight, spatial_shape):
 
 
 def _reduce(y, axes, reduction):
-    if not axes:
-        return y
     return (jnp.sum if reduction == "sum" else jnp.mean)(y, axis=axes)
 
 
@@ -271,7 +269,4 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     bias_operand = jnp.zeros((0,), x.dtype) if bias is None else _spatial_weight(bias, spatial)
     attrs = Attrs(call.activation, call.params, call.reduction, bias is not None, 0, call.reduce_begin,
                   call.reduce_end)
-    y = fused_forward(attrs, x, kernel, bias_operand)
-    if call.activation_after is not None:
-        y = call.activation_after(y)
-    return _reduce(y, call.axes_after, reduction)
+    return call.finish(fused_forward(attrs, x, kernel, bias_operand), _reduce, reduction)

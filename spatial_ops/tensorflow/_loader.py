@@ -70,13 +70,16 @@ def _built_for_other(built_for, rebuild):
     )
 
 
+def stamped_features(match):
+    """The set of FEATURES a BUILD_STAMP match says the library has."""
+    return {name for name, flag in zip(FEATURES, match.groups()[2:]) if flag == b"1"}
+
+
 def _read_stamp(library):
     """(TensorFlow version, C++ ABI flag) the library was compiled for, and
     the set of FEATURES it has; None without a stamp."""
     match = BUILD_STAMP.search(library.read_bytes())
-    if match is None:
-        return None
-    return (match[1].decode(), int(match[2])), {name for name, flag in zip(FEATURES, match.groups()[2:]) if flag == b"1"}
+    return None if match is None else ((match[1].decode(), int(match[2])), stamped_features(match))
 
 
 def _warn_if_a_gpu_goes_unused(features, rebuild):

@@ -107,10 +107,7 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     axes = _shapes.normalize_reduce_axes(reduce_axis, x.shape.rank)
     _shapes.check_reduction(reduction)
     call = _fused_call.plan(resolve(activation), axes, reduction, x.shape.as_list())
-    y = _call_fused(x, kernel, bias, call)
-    if call.activation_after is not None:
-        y = call.activation_after(y)
-    return _operands.reduce_spatial(y, call.axes_after, reduction)
+    return call.finish(_call_fused(x, kernel, bias, call), _operands.reduce_spatial, reduction)
 
 
 _ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order",

@@ -167,8 +167,6 @@ def _spatial_weight(weight, spatial_shape):
 
 
 def _reduce(y, axes, reduction):
-    if not axes:
-        return y
     return (torch.sum if reduction == "sum" else torch.mean)(y, dim=axes)
 
 
@@ -209,6 +207,4 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     bias_operand = x.new_zeros((0,)) if bias is None else _spatial_weight(bias, spatial)
     y = spatial_dense_op(x, kernel, bias_operand, call.activation, list(call.params), call.reduction,
                          bias is not None, 0, call.reduce_begin, call.reduce_end)
-    if call.activation_after is not None:
-        y = call.activation_after(y)
-    return _reduce(y, call.axes_after, reduction)
+    return call.finish(y, _reduce, reduction)
