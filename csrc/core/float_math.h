@@ -5,11 +5,11 @@
 // them against float64 NumPy over their whole range, in each CPU build);
 // edge cases (Inf, NaN, overflow, underflow) behave as libm's.
 //
-// Speed comes from short dependency chains: an activation chains several of
-// these, and a long chain per element stalls the out-of-order window long
-// before the vector units are busy. So polynomials run by Estrin's scheme,
-// and builds with FMA (AVX2, AVX-512) fuse each multiply-add; the AVX
-// baseline rounds twice, so its results may differ from theirs by an ulp.
+// Speed comes from few instructions per element: the element loops run
+// independent elements side by side, so the vector units, not the length of
+// one element's dependency chain, set their pace. Builds with FMA (AVX2,
+// AVX-512) fuse each multiply-add; the AVX baseline rounds twice, so its
+// results may differ from theirs by an ulp.
 #pragma once
 
 #include <cstdint>
@@ -24,12 +24,10 @@ namespace float_math {
 SO_INLINE float from_bits(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
 SO_INLINE int32_t to_bits(float f) { int32_t i; std::memcpy(&i, &f, 4); return i; }
 SO_INLINE float select(bool c, float a, float b) { return c ? a : b; }
-// min(x, bound) and max(x, bound) that give the bound for NaN x: one
-// vminps / vmaxps each.
-SO_INLINE float at_most(float x, float bound) { return x < bound ? x : bound; }
-SO_INLINE float at_least(float x, float bound) { return x > bound ? x : bound; }
-// min(x, bound) that keeps NaN x (the comparison is false for it).
+// min(x, bound) and max(x, bound) that keep NaN x (the comparison is false
+// for it).
 SO_INLINE float at_most_keeping_nan(float x, float bound) { return x > bound ? bound : x; }
+SO_INLINE float at_least_keeping_nan(float x, float bound) { return x < bound ? bound : x; }
 // 2^n for n in [-126, 127]. Shifted unsigned, so that the garbage n of a
 // NaN argument (its result is NaN anyway) is never a signed overflow.
 SO_INLINE float two_to(int32_t n) { return from_bits(static_cast<int32_t>(static_cast<uint32_t>(n + 127) << 23)); }
@@ -41,6 +39,16 @@ SO_INLINE float madd(float a, float b, float c) {
 #else
   return a * b + c;
 #endif
+}
+
+// c[B] + c[B+1] x + ... + c[N-1] x^(N-1-B) by Horner's scheme: N - 1 - B
+// multiply-adds, the fewest.
+template <int B, int N> SO_INLINE float horner(const float (&c)[N], float x) {
+  if constexpr (B == N - 1) {
+    return c[B];
+  } else {
+    return madd(horner<B + 1>(c, x), x, c[B]);
+  }
 }
 
 // x^K for K a power of two, by squaring.
@@ -56,8 +64,8 @@ template <int K> SO_INLINE float power_of_two_power(float x) {
 constexpr int largest_power_of_two_below(int n) { return n <= 2 ? 1 : 2 * largest_power_of_two_below((n + 1) / 2); }
 
 // c[B] + c[B+1] x + ... + c[B+Count-1] x^(Count-1) by Estrin's scheme: the
-// low terms plus x^low times the high ones, each half split again, a chain
-// of about log2(Count) multiply-adds where Horner's is Count - 1 long.
+// low terms plus x^low times the high ones, each half split again, so that
+// fewer roundings lie in sequence than in Horner's.
 template <int B, int Count, int N> SO_INLINE float estrin(const float (&c)[N], float x) {
   if constexpr (Count == 1) {
     return c[B];
@@ -66,7 +74,19 @@ template <int B, int Count, int N> SO_INLINE float estrin(const float (&c)[N], f
     return madd(estrin<B + low, Count - low>(c, x), power_of_two_power<low>(x), estrin<B, low>(c, x));
   }
 }
-template <int N> SO_INLINE float polynomial(float x, const float (&c)[N]) { return estrin<0, N>(c, x); }
+
+// With FMA, Horner's scheme: Estrin's extra powers took 4-10% longer per
+// function here (AVX2 and AVX-512 alike; the loops are bound by the vector
+// units' throughput, not by one element's chain). Without, each step rounds
+// twice, and Horner's longer sequence of them took erfc from 6.8 to 7.8 ulps
+// at most in the AVX baseline, past its bound: Estrin's scheme there.
+template <int N> SO_INLINE float polynomial(float x, const float (&c)[N]) {
+#if defined(__FMA__)
+  return horner<0>(c, x);
+#else
+  return estrin<0, N>(c, x);
+#endif
+}
 
 // a * a - fl(a * a), exactly: one FMA, or Dekker's split without (exact for
 // |a| < 2^12, where the halves' products are exact).
@@ -79,12 +99,19 @@ SO_INLINE float square_rounding_error(float a, float a2) {
 #endif
 }
 
+// exp(r) = 1 + r + r^2 kExpTerms(r) for |r| <= ln2 / 2: the minimax
+// polynomial of degree 6, relative error 1e-8 with these float32
+// coefficients (0.16 ulp; Cephes' degree 7 costs a multiply-add more for
+// accuracy that rounding to float discards).
+inline constexpr float kExpTerms[] = {0.5f, 0.16666559875011444f, 0.04166865721344948f, 0.008364529348909855f,
+                                      0.001371828024275601f};
+
 // exp(x + low) = 2^n exp(r), |r| <= ln2 / 2, for x in [-104, 100] and
 // |low| << 1 (the low part of an argument known more precisely than one
-// float; -0, the default, is folded away): Cephes expf's reduction and
-// polynomial, with exp(r) - 1 kept apart from the 1 for expm1. n = rint(x /
-// ln2): adding 1.5 * 2^23 rounds to an integer, kept in the low bits of
-// `shifted`.
+// float; -0, the default, is folded away): Cephes expf's reduction, and
+// exp(r) - 1 = r + r^2 kExpTerms(r) kept apart from the 1 for expm1. n =
+// rint(x / ln2): adding 1.5 * 2^23 rounds to an integer, kept in the low
+// bits of `shifted`.
 struct ExpSplit {
   float expm1_r;
   int32_t n;
@@ -98,23 +125,20 @@ struct ExpSplit {
   }
 };
 SO_INLINE ExpSplit exp_split(float x, float low = -0.0f) {
-  constexpr float kP[] = {5.0000001201e-1f, 1.6666665459e-1f, 4.1665795894e-2f,
-                          8.3334519073e-3f, 1.3981999507e-3f, 1.9875691500e-4f};
   const float shifted = madd(x, 1.44269504088896341f, 12582912.0f);
   const float n = shifted - 12582912.0f;
   const float r = madd(n, 2.12194440e-4f, madd(n, -0.693359375f, x)) + low;
-  return {madd(polynomial(r, kP), r * r, r), to_bits(shifted) - to_bits(12582912.0f)};
+  return {madd(polynomial(r, kExpTerms), r * r, r), to_bits(shifted) - to_bits(12582912.0f)};
 }
 
 // exp(x), with 2^n applied in two halves so that results down to the
-// subnormal range are right. The clamps map NaN to a bound (so it never
-// reaches the integer conversion); the upper one lies beyond float's range,
-// so large x overflows to Inf in the scaling.
+// subnormal range are right. The upper clamp lies beyond float's range, so
+// large x overflows to Inf in the scaling. NaN passes both clamps and stays
+// NaN through every step (two_to's n is garbage then, never UB).
 SO_INLINE float exp(float x) {
-  const ExpSplit split = exp_split(at_least(at_most(x, 100.0f), -104.0f));
+  const ExpSplit split = exp_split(at_least_keeping_nan(at_most_keeping_nan(x, 100.0f), -104.0f));
   const int32_t half = split.n >> 1;
-  const float result = split.exp_r() * two_to(half) * two_to(split.n - half);
-  return select(x != x, x, result);
+  return split.exp_r() * two_to(half) * two_to(split.n - half);
 }
 
 // Taylor series near 0 (no cancellation; x's sign restores -0, which the
@@ -128,8 +152,7 @@ SO_INLINE float expm1(float x) {
 
 // x clamped to [low, 0], NaN kept (each comparison is false for it).
 SO_INLINE float clamp_nonpositive(float x, float low) {
-  const float below_zero = at_most_keeping_nan(x, 0.0f);
-  return below_zero < low ? low : below_zero;
+  return at_least_keeping_nan(at_most_keeping_nan(x, 0.0f), low);
 }
 
 // exp(min(x, 0)): what every exp of the activations but `exponential` takes
@@ -164,19 +187,32 @@ SO_INLINE float log1p_unit(float y) {
 
 // tanh(a), a = |x|: below 0.625, a + a^3 P(a^2), P of degree 4 fitted over
 // a <= 0.625 (relative error 9e-9); above, 1 - 2 / (exp(2a) + 1), which
-// cancels by less than a bit there. Beyond a = 9.1 tanh rounds to 1, so a
-// is clamped there (NaN stays NaN): 2a <= 18.2 needs none of exp()'s clamps
-// and 2^n one scaling. Both sides are computed and one selected, which costs
-// less than expm1's two (its Taylor series and exp) and a division.
+// cancels by less than a bit there and damps exp's error (by 0.62 at
+// a = 0.625, less beyond). So exp(2a) takes a cheaper form than exp_split:
+// 2a = n ln2 + 2h, reduced in one step, and exp(2h) one polynomial in h,
+// with 1.4 ulps at most all told.
+// Beyond a = 9.1 tanh rounds to 1, so a is clamped there (NaN stays NaN):
+// 2a <= 18.2 needs none of exp()'s clamps and 2^n one scaling. Both sides
+// are computed and one selected, which costs less than expm1's two (its
+// Taylor series and exp) and a division. The result is not negative, so
+// x's sign goes on with one xor.
 SO_INLINE float tanh(float x) {
   constexpr float kP[] = {-0.3333328068256378f, 0.13331441581249237f, -0.05373971536755562f,
                           0.02063908986747265f, -0.0057049887254834175f};
+  // exp(2h) = 1 + 2h + (2h)^2 kExpTerms(2h): the coefficient of h^k times
+  // 2^k, exactly.
+  constexpr float kExpTwice[] = {1.0f, 2.0f, 4.0f * kExpTerms[0], 8.0f * kExpTerms[1], 16.0f * kExpTerms[2],
+                                 32.0f * kExpTerms[3], 64.0f * kExpTerms[4]};
   const float a = __builtin_fabsf(x);
   const float s = a * a;
   const float small = madd(a * s, polynomial(s, kP), a);
-  const ExpSplit split = exp_split(2.0f * at_most_keeping_nan(a, 9.1f));
-  const float large = 1.0f - 2.0f / madd(split.exp_r(), two_to(split.n), 1.0f);
-  return __builtin_copysignf(select(a < 0.625f, small, large), x);
+  const float clamped = at_most_keeping_nan(a, 9.1f);
+  const float shifted = madd(clamped, 2.0f * 1.44269504088896341f, 12582912.0f);  // rint(2a / ln2), as exp_split
+  const float h = madd(shifted - 12582912.0f, -0.5f * 0.693147180559945f, clamped);
+  const float exp_2a_plus_1 = madd(polynomial(h, kExpTwice), two_to(to_bits(shifted) - to_bits(12582912.0f)), 1.0f);
+  const float large = 1.0f - 2.0f / exp_2a_plus_1;
+  const float result = select(a < 0.625f, small, large);
+  return from_bits(to_bits(result) ^ (to_bits(x) ^ to_bits(a)));
 }
 
 // erfc(x) and exp(-x^2), the Gaussian it decays with (gelu's derivative
