@@ -52,6 +52,17 @@ SO_UNARY_NONPOSITIVE(expm1_nonpositive, expm1f, float_math::expm1_nonpositive, e
 #undef SO_UNARY_NONPOSITIVE
 #undef SO_FLOAT_NONPOSITIVE
 
+// exp(v) for v that cannot be positive (-|z|, -z^2): on the host's float
+// path, exp_nonpositive without its clamp at 0.
+SO_HD float exp_of_nonpositive(float v) {
+#if defined(__CUDA_ARCH__)
+  return ::expf(v);
+#else
+  return float_math::exp_of_nonpositive(v);
+#endif
+}
+SO_HD double exp_of_nonpositive(double v) { return ::exp(v); }
+
 // erfc(v) and exp(-v^2) together: on the host's float path the second is a
 // step of the first (float_math.h), which gelu's derivative uses.
 template <class T> struct ErfcAndGaussian { T erfc, gaussian; };

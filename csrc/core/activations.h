@@ -24,17 +24,18 @@ template <class T> struct Params {
 
 namespace act {
 
-using math::abs; using math::exp; using math::exp_nonpositive; using math::expm1;
-using math::expm1_nonpositive; using math::log1p_unit;
+using math::abs; using math::exp; using math::exp_nonpositive; using math::exp_of_nonpositive;
+using math::expm1; using math::expm1_nonpositive; using math::log1p_unit;
 using math::max; using math::min; using math::sqrt; using math::tanh;
 
 // exp(-|z|), the building block of the stable sigmoid and softplus forms.
-template <class T> SO_HD T exp_neg_abs(T z) { return exp_nonpositive(-abs(z)); }
+template <class T> SO_HD T exp_neg_abs(T z) { return exp_of_nonpositive(-abs(z)); }
 
+// 1 / (1 + e) for z >= 0, e / (1 + e) below: one division either way, with
+// its one rounding.
 template <class T> SO_HD T stable_sigmoid(T z) {
   const T e = exp_neg_abs(z);
-  const T s = T(1) / (T(1) + e);
-  return z >= T(0) ? s : e * s;
+  return (z >= T(0) ? T(1) : e) / (T(1) + e);
 }
 
 template <class T> SO_HD T stable_softplus(T z) {
@@ -219,7 +220,7 @@ struct Gelu {
   // (c / sqrt(pi)) e^-(zc)^2 (2 - 2 c^2 z^2)
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
     const T zc = z * c<T>();
-    return c<T>() * T(0.5641895835477563) * exp_nonpositive(-zc * zc) * (T(2) - T(2) * zc * zc);
+    return c<T>() * T(0.5641895835477563) * exp_of_nonpositive(-zc * zc) * (T(2) - T(2) * zc * zc);
   }
 };
 
@@ -239,7 +240,7 @@ struct GeluTanh {
   template <class T> struct Terms { T sigmoid, sech2, tanh; };
   template <class T> SO_HD static Terms<T> terms(T twice_u) {
     const T e = exp_neg_abs(twice_u);
-    const T s = twice_u >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+    const T s = (twice_u >= T(0) ? T(1) : e) / (T(1) + e);  // one division, as stable_sigmoid
     return {s, T(4) * e / ((T(1) + e) * (T(1) + e)), T(2) * s - T(1)};
   }
   template <class T> SO_HD static bool saturated(T z, const Terms<T>& t) {

@@ -155,11 +155,16 @@ SO_INLINE float clamp_nonpositive(float x, float low) {
   return at_least_keeping_nan(at_most_keeping_nan(x, 0.0f), low);
 }
 
+// exp(x) for x that cannot be positive (-|z|, -z^2; NaN passes). Below -104
+// exp is 0 in float, so exp_split's n lies in [-150, 0]: one scaling, and no
+// NaN select.
+SO_INLINE float exp_of_nonpositive(float x) {
+  return exp_split(at_least_keeping_nan(x, -104.0f)).value_at_most_one();
+}
+
 // exp(min(x, 0)): what every exp of the activations but `exponential` takes
-// (exp(-|z|), and exp(z) where z < 0 selects it). Below -104 exp is 0 in
-// float, so exp_split's n lies in [-150, 0]: one scaling, and no NaN select.
-// About two thirds of exp()'s cost.
-SO_INLINE float exp_nonpositive(float x) { return exp_split(clamp_nonpositive(x, -104.0f)).value_at_most_one(); }
+// (exp(z) where z < 0 selects it). About two thirds of exp()'s cost.
+SO_INLINE float exp_nonpositive(float x) { return exp_of_nonpositive(at_most_keeping_nan(x, 0.0f)); }
 
 // expm1(min(x, 0)), for elu and selu: 2^n (exp(r) - 1) + (2^n - 1) in one
 // rounding, exact for n = 0 (|x| < ln2 / 2, no cancellation) and cancelling
