@@ -10,7 +10,8 @@ and each activation's compute cost (benchmarks/activation_cost.py), and keeps
 their tables in benchmarks/last_peak_memory.md and last_activation_cost.md for
 re-rendering; and, committed, the tables of benchmarks/first_touch.py
 (last_first_touch.md), against_xla.py in the AVX2 build and the widest
-(last_against_xla.md: AVX2 forced where the CPU has a wider one), xla_step.py (last_xla_step.md) and
+(last_against_xla.md: AVX2 forced where the CPU has a wider one), xla_step.py (last_xla_step.md), accuracy.py
+(last_accuracy.md) and
 backends.py (last_backends.md, with its plot backends.png). The GPU section is benchmarks/gpu/last_gpu_benchmark.md, the
 latest run of scripts/gpu/run_on_gpu.sh on a GPU machine, as committed.
 
@@ -198,10 +199,11 @@ def main():
     first_touch_path = ROOT / "benchmarks" / "last_first_touch.md"
     against_xla_path = ROOT / "benchmarks" / "last_against_xla.md"
     xla_step_path = ROOT / "benchmarks" / "last_xla_step.md"
+    accuracy_path = ROOT / "benchmarks" / "last_accuracy.md"
     if not args.json:
         run_suite(json_path)
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        import activation_cost, against_xla, backends, first_touch, peak_memory, xla_step  # noqa: PLC0415, E401
+        import accuracy, activation_cost, against_xla, backends, first_touch, peak_memory, xla_step  # noqa: PLC0415, E401
         from activation_rows import every_activation  # noqa: PLC0415
         from spatial_ops import _core  # noqa: PLC0415
         avx2 = "avx2" if "avx2" in _core.supported_cpu_isas() else None  # x86-64 with AVX2 and wider
@@ -212,6 +214,7 @@ def main():
         against_xla_path.write_text("\n".join(against_xla.table((1024, 256, 256), names, rounds=5, isa=isa)
                                               for isa in builds))
         xla_step_path.write_text(xla_step.table((256, 128, 128)))
+        accuracy_path.write_text(accuracy.table())
         cost_path.write_text(activation_cost.table())
         measured = {backend: backends.measure_in_child(backend, backends.SIZE) for backend in backends.ROWS}
         backends_path.write_text(backends.table(backends.SIZE, measured))
@@ -266,6 +269,11 @@ def main():
            "against the XLA composite capped at AVX2, then, where the CPU has a wider build, that build "
            "against XLA uncapped (`benchmarks/against_xla.py`); with each CPU allocator, the page faults of "
            "each call beside its time.\n\n" + against_xla_path.read_text() if against_xla_path.exists() else "")
+        + ("\n## Accuracy of the transcendental activations\n\nMeasured by `benchmarks/accuracy.py` (how, in its "
+           "docstring): the largest error in float32 ulps of the fused kernels, of XLA and of TensorFlow's own "
+           "kernels. The far negative tails of gelu and gelu_tanh are ill-conditioned in float32 (the rounding "
+           "of z / sqrt(2), or of u, moves the result by many ulps), for every implementation alike.\n\n"
+           + accuracy_path.read_text() if accuracy_path.exists() else "")
         + ("\n## Under XLA (jit_compile=True)\n\nMeasured by `benchmarks/xla_step.py` (how, in its docstring): "
            "jit-compiled training steps with the op as a custom call of its kernels, against the composite "
            "XLA fuses itself and against the fused op without XLA; then a Keras model compiled with XLA. Peak "

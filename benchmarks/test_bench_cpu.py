@@ -199,3 +199,14 @@ def test_against_xla_script_runs():
     import against_xla
     table = against_xla.table((4, 6, 5), ["relu", "gelu"], rounds=1, allocators=("BFC",))
     assert table.count("| BFC |") == 2 * len(against_xla.PASSES)
+
+
+def test_accuracy_script_runs():
+    """benchmarks/accuracy.py end to end on a coarse grid: a row per activation, three finite errors each."""
+    import accuracy
+    table = accuracy.table(step=400_009)
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| activation")]
+    assert [row.split(" | ")[0][2:] for row in rows] == list(accuracy.EXACT)
+    for row in rows:
+        errors = [float(cell.split(" (")[0]) for cell in row.strip(" |").split(" | ")[1:]]
+        assert len(errors) == 3 and all(np.isfinite(errors)), row
