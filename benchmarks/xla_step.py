@@ -89,7 +89,7 @@ def model_rows(size):
             start = time.perf_counter()
             model.train_on_batch(*data)
             times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) * 1e3 for name, t in times.items()}
+    return {name: tuple(float(f(t)) * 1e3 for f in (np.median, np.min, np.max)) for name, t in times.items()}
 
 
 def table(size):
@@ -104,8 +104,10 @@ def table(size):
     for name in by_activation["relu"]:
         lines.append(f"| {name} | {by_activation['relu'][name]:.2f} | {by_activation['gelu'][name]:.2f} |")
     lines += ["", f"Keras model (Conv2D 8x3x3 -> SpatialDense(gelu) -> Dense), batch {size[0]} of "
-                  f"{size[1]}x{size[2]}x1, ms per train_on_batch:\n", "| model | ms |", "|---|---|"]
-    lines += [f"| {name} | {ms:.2f} |" for name, ms in model_rows(size).items()]
+                  f"{size[1]}x{size[2]}x1, ms per train_on_batch (median, fastest and slowest of {REPEATS}):\n",
+              "| model | ms | fastest | slowest |", "|---|---|---|---|"]
+    lines += [f"| {name} | {ms:.2f} | {fastest:.2f} | {slowest:.2f} |"
+              for name, (ms, fastest, slowest) in model_rows(size).items()]
     return "\n".join(lines) + "\n"
 
 
