@@ -75,11 +75,12 @@ template <int B, int Count, int N> SO_INLINE float estrin(const float (&c)[N], f
   }
 }
 
-// With FMA, Horner's scheme: Estrin's extra powers took 4-10% longer per
-// function here (AVX2 and AVX-512 alike; the loops are bound by the vector
-// units' throughput, not by one element's chain). Without, each step rounds
-// twice, and Horner's longer sequence of them took erfc from 6.8 to 7.8 ulps
-// at most in the AVX baseline, past its bound: Estrin's scheme there.
+// With FMA, Horner's scheme: the loops are bound by the vector units'
+// throughput, not by one element's chain, so Estrin's extra powers cost more
+// than its shorter chain saves (AVX2 and AVX-512 alike). Without FMA each
+// step rounds twice, and Horner's longer sequence of them took erfc in the
+// AVX baseline past its bound of 7 ulps (tests/test_float_math.py):
+// Estrin's scheme there.
 template <int N> SO_INLINE float polynomial(float x, const float (&c)[N]) {
 #if defined(__FMA__)
   return horner<0>(c, x);
