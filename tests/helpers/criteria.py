@@ -17,10 +17,13 @@ TOLERANCES = {
 }
 
 
-def assert_close(actual, expected, dtype_name, what="result"):
+def assert_close(actual, expected, dtype_name, what="result", magnitude=None):
     """|actual - expected| <= tol * (|expected| + rms(expected)) elementwise,
     with the same Inf/NaN pattern, so values near zero are judged against
-    the tensor's own scale. actual, expected: anything NumPy converts."""
+    the tensor's own scale. actual, expected: anything NumPy converts.
+    magnitude, for sums whose terms cancel: the sum of the terms' absolute
+    values, in place of |expected| (two float32 sums of the same terms
+    differ by rounding on that scale, however small the sum)."""
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     if expected.size == 0:
@@ -29,8 +32,14 @@ def assert_close(actual, expected, dtype_name, what="result"):
     np.testing.assert_array_equal(np.isfinite(actual), finite, err_msg=f"{what}: Inf/NaN pattern")
     scale = max(float(np.sqrt(np.mean(expected[finite] ** 2))) if finite.any() else 1.0, 1e-30)
     tol = TOLERANCES[dtype_name]
-    np.testing.assert_allclose(actual[finite], expected[finite], rtol=tol, atol=tol * scale,
-                               err_msg=f"{what} ({dtype_name})")
+    if magnitude is None:
+        np.testing.assert_allclose(actual[finite], expected[finite], rtol=tol, atol=tol * scale,
+                                   err_msg=f"{what} ({dtype_name})")
+        return
+    bound = tol * (np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape)[finite] + scale)
+    excess = np.abs(actual[finite] - expected[finite]) - bound
+    assert (excess <= 0).all(), (f"{what} ({dtype_name}): off by more than {tol} x (sum of |terms| + rms) at "
+                                 f"{int((excess > 0).sum())} of {excess.size}; largest excess {excess.max():.3g}")
 
 
 def draw_operands(rng, x_shape, weight_shape, round_to, kinks=(), use_bias=True, margin=1e-3):

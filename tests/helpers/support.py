@@ -22,9 +22,9 @@ def reference_dtype(dtype):
     return tf.float64 if dtype in HALF_DTYPES else dtype
 
 
-def assert_close(actual, expected, dtype, what="result"):
+def assert_close(actual, expected, dtype, what="result", magnitude=None):
     """criteria.assert_close for tensors or arrays, dtype a tf.DType."""
-    criteria.assert_close(tf.cast(actual, tf.float64), tf.cast(expected, tf.float64), dtype.name, what)
+    criteria.assert_close(tf.cast(actual, tf.float64), tf.cast(expected, tf.float64), dtype.name, what, magnitude)
 
 
 @dataclasses.dataclass(frozen=True)
