@@ -28,6 +28,11 @@ SO_INLINE float select(bool c, float a, float b) { return c ? a : b; }
 // for it).
 SO_INLINE float at_most_keeping_nan(float x, float bound) { return x > bound ? bound : x; }
 SO_INLINE float at_least_keeping_nan(float x, float bound) { return x < bound ? bound : x; }
+// value >= 0 (or NaN), computed from magnitude = |x|, with x's sign: x ^ |x|
+// is x's sign bit alone, so one more xor puts it on.
+SO_INLINE float with_sign_of(float x, float magnitude, float value) {
+  return from_bits(to_bits(value) ^ (to_bits(x) ^ to_bits(magnitude)));
+}
 // 2^n for n in [-126, 127]. Shifted unsigned, so that the garbage n of a
 // NaN argument (its result is NaN anyway) is never a signed overflow.
 SO_INLINE float two_to(int32_t n) { return from_bits(static_cast<int32_t>(static_cast<uint32_t>(n + 127) << 23)); }
@@ -39,6 +44,19 @@ SO_INLINE float madd(float a, float b, float c) {
 #else
   return a * b + c;
 #endif
+}
+
+// rint(x * scale) for |x * scale| < 2^22, as a float and as an int32: adding
+// 1.5 * 2^23 in the multiply-add rounds the product to an integer, which the
+// sum then holds in its low mantissa bits.
+struct RoundedProduct {
+  float value;
+  int32_t integer;
+};
+SO_INLINE RoundedProduct round_product(float x, float scale) {
+  constexpr float kShift = 12582912.0f;
+  const float shifted = madd(x, scale, kShift);
+  return {shifted - kShift, to_bits(shifted) - to_bits(kShift)};
 }
 
 // c[B] + c[B+1] x + ... + c[N-1] x^(N-1-B) by Horner's scheme: N - 1 - B
@@ -107,12 +125,11 @@ SO_INLINE float square_rounding_error(float a, float a2) {
 inline constexpr float kExpTerms[] = {0.5f, 0.16666559875011444f, 0.04166865721344948f, 0.008364529348909855f,
                                       0.001371828024275601f};
 
-// exp(x + low) = 2^n exp(r), |r| <= ln2 / 2, for x in [-104, 100] and
-// |low| << 1 (the low part of an argument known more precisely than one
-// float; -0, the default, is folded away): Cephes expf's reduction, and
-// exp(r) - 1 = r + r^2 kExpTerms(r) kept apart from the 1 for expm1. n =
-// rint(x / ln2): adding 1.5 * 2^23 rounds to an integer, kept in the low
-// bits of `shifted`.
+// exp(x + low) = 2^n exp(r), |r| <= ln2 / 2, n = rint(x / ln2), for x in
+// [-104, 104] and |low| << 1 (the low part of an argument known more
+// precisely than one float; -0, the default, is folded away): Cephes expf's
+// reduction, and exp(r) - 1 = r + r^2 kExpTerms(r) kept apart from the 1 for
+// expm1.
 struct ExpSplit {
   float expm1_r;
   int32_t n;
@@ -126,20 +143,24 @@ struct ExpSplit {
   }
 };
 SO_INLINE ExpSplit exp_split(float x, float low = -0.0f) {
-  const float shifted = madd(x, 1.44269504088896341f, 12582912.0f);
-  const float n = shifted - 12582912.0f;
-  const float r = madd(n, 2.12194440e-4f, madd(n, -0.693359375f, x)) + low;
-  return {madd(polynomial(r, kExpTerms), r * r, r), to_bits(shifted) - to_bits(12582912.0f)};
+  const RoundedProduct n = round_product(x, 1.44269504088896341f);
+  const float r = madd(n.value, 2.12194440e-4f, madd(n.value, -0.693359375f, x)) + low;
+  return {madd(polynomial(r, kExpTerms), r * r, r), n.integer};
 }
 
 // exp(x), with 2^n applied in two halves so that results down to the
-// subnormal range are right. The upper clamp lies beyond float's range, so
-// large x overflows to Inf in the scaling. NaN passes both clamps and stays
+// subnormal range are right. x is clamped to [-104, 104], beyond which exp
+// is 0 or Inf in float, as |x| with the sign put back: one clamp, where two
+// in a row cost GCC's vectorised code three compares and three blends.
+// Large x overflows to Inf in the scaling. NaN passes the clamp and stays
 // NaN through every step (two_to's n is garbage then, never UB).
 SO_INLINE float exp(float x) {
-  const ExpSplit split = exp_split(at_least_keeping_nan(at_most_keeping_nan(x, 100.0f), -104.0f));
+  const float magnitude = __builtin_fabsf(x);
+  const float clamped = at_most_keeping_nan(magnitude, 104.0f);
+  const ExpSplit split = exp_split(with_sign_of(x, magnitude, clamped));
   const int32_t half = split.n >> 1;
-  return split.exp_r() * two_to(half) * two_to(split.n - half);
+  const float first_half = two_to(half);  // exp_r 2^half in one multiply-add, exact
+  return madd(split.expm1_r, first_half, first_half) * two_to(split.n - half);
 }
 
 // Taylor series near 0 (no cancellation; x's sign restores -0, which the
@@ -213,12 +234,11 @@ SO_INLINE float tanh(float x) {
   const float s = a * a;
   const float small = madd(a * s, polynomial(s, kP), a);
   const float clamped = at_most_keeping_nan(a, 9.1f);
-  const float shifted = madd(clamped, 2.0f * 1.44269504088896341f, 12582912.0f);  // rint(2a / ln2), as exp_split
-  const float h = madd(shifted - 12582912.0f, -0.5f * 0.693147180559945f, clamped);
-  const float exp_2a_plus_1 = madd(polynomial(h, kExpTwice), two_to(to_bits(shifted) - to_bits(12582912.0f)), 1.0f);
+  const RoundedProduct n = round_product(clamped, 2.0f * 1.44269504088896341f);  // rint(2a / ln2)
+  const float h = madd(n.value, -0.5f * 0.693147180559945f, clamped);
+  const float exp_2a_plus_1 = madd(polynomial(h, kExpTwice), two_to(n.integer), 1.0f);
   const float large = 1.0f - 2.0f / exp_2a_plus_1;
-  const float result = select(a < 0.625f, small, large);
-  return from_bits(to_bits(result) ^ (to_bits(x) ^ to_bits(a)));
+  return with_sign_of(x, a, select(a < 0.625f, small, large));
 }
 
 // erfc(x) and exp(-x^2), the Gaussian it decays with (gelu's derivative
