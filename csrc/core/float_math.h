@@ -203,13 +203,20 @@ SO_INLINE float expm1_nonpositive(float x) {
 // log(1 + y) for y in [0, 1], the range softplus needs (log(1 + exp(-|z|))):
 // 2 atanh(s) with s = y / (2 + y) <= 1/3, i.e. 2 s (1 + s^2 Q(s^2)), Q fitted
 // over s^2 <= 1/9 (relative error 8e-9). One division, no exponent split, no
-// cancellation near 0; NaN passes.
+// cancellation near 0; NaN passes. 2 + y rounds (by up to a quarter of s's
+// ulp, relatively), which alone took the result past 2 ulps: its rounding
+// error e is exact (t - 2 is, 2 <= t <= 3) and corrects s to first order,
+// y / (t + e) = s - s e / t with 1 / t = (1 - s) / 2, so 2 s_exact = 2 s +
+// s e (s - 1).
 SO_INLINE float log1p_unit(float y) {
   constexpr float kQ[] = {0.3333315849304199f, 0.20012454688549042f, 0.13980306684970856f,
                           0.14089150726795197f};
-  const float s = y / (2.0f + y);
+  const float t = 2.0f + y;
+  const float t_error = y - (t - 2.0f);
+  const float s = y / t;
   const float two_s = s + s, s2 = s * s;
-  return madd(two_s * s2, polynomial(s2, kQ), two_s);
+  const float correction = s * madd(t_error, s, -t_error);
+  return two_s + madd(two_s * s2, polynomial(s2, kQ), correction);
 }
 
 // tanh(a), a = |x|: below 0.625, a + a^3 P(a^2), P of degree 4 fitted over
