@@ -1,13 +1,16 @@
 """Builds spatial_ops' compiled parts with CMake (pybind11's cmake_example
 layout): always the pybind11 module `_core` (the kernels, no framework), the
 TensorFlow op library when the environment being installed into has
-TensorFlow, whose release the wheel then pins, and the JAX handler library
-when it has JAX (built on JAX's XLA FFI headers, tied to no JAX release).
+TensorFlow, whose release the wheel then pins, the JAX handler library
+when it has JAX (built on JAX's XLA FFI headers, tied to no JAX release), and
+the PyTorch operator library when it has PyTorch (valid for that release
+only, which the library's stamp records).
 
 Environment knobs (all optional):
   SPATIAL_OPS_WITH_TF         auto (default): the op library when TensorFlow is
                               found; 1: require it; 0: never build it
   SPATIAL_OPS_WITH_JAX        the same for the JAX handler library
+  SPATIAL_OPS_WITH_TORCH      the same for the PyTorch operator library
   SPATIAL_OPS_TF_PYTHON       the interpreter whose TensorFlow (and JAX) to
                               build against (default: the one running the
                               build, with pip's isolation lifted for the question)
@@ -137,6 +140,24 @@ def target_jax():
 
 JAX = target_jax()
 
+_DESCRIBE_TORCH = r"""
+import json
+import torch
+from torch.utils import cpp_extension
+print(json.dumps({"version": torch.__version__, "include_dirs": cpp_extension.include_paths(),
+                  "library_dir": cpp_extension.library_paths()[0],
+                  "cxx11_abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cuda": torch.version.cuda is not None}))
+"""
+
+
+def target_torch():
+    """The target environment's PyTorch to build the operator library for, or None."""
+    return find_in_target("PyTorch", "SPATIAL_OPS_WITH_TORCH", lambda: ask_target(_DESCRIBE_TORCH),
+                          "pip install torch", "the PyTorch operator library")
+
+
+TORCH = target_torch()
+
 
 class CMakeExtension(Extension):
     def __init__(self, name):
@@ -173,6 +194,16 @@ class CMakeBuild(build_ext):
             ]
         if JAX is not None:
             configure.append(f"-DJAX_FFI_INCLUDE_DIR={JAX['ffi_include_dir']}")
+        if TORCH is None:
+            configure += ["-DTORCH_INCLUDE_DIRS=", "-DTORCH_CXX11_ABI="]
+        else:
+            configure += [
+                f"-DTORCH_INCLUDE_DIRS={';'.join(TORCH['include_dirs'])}",
+                f"-DTORCH_LIBRARY_DIR={TORCH['library_dir']}",
+                f"-DTORCH_VERSION={TORCH['version']}",
+                f"-DTORCH_CXX11_ABI={TORCH['cxx11_abi']}",
+                f"-DTORCH_CUDA={'ON' if TORCH['cuda'] else 'OFF'}",
+            ]
         # Last, so that they override the defaults above.
         configure += shlex.split(os.environ.get("CMAKE_ARGS", ""))
         subprocess.run(configure, cwd=build_dir, check=True)
@@ -190,6 +221,8 @@ class CMakeBuild(build_ext):
             f"TF_VERSION = {info['version']!r}\n"
             f"TF_DISTRIBUTION = {info['distribution']!r}\n"
             f"CXX11_ABI = {info['cxx11_abi']!r}\n"
+            "# The PyTorch its operator library is for (None: built without it).\n"
+            f"TORCH_VERSION = {TORCH['version'] if TORCH else None!r}\n"
             "# The checkout it was built from: the loader's rebuild command names it.\n"
             f"SOURCE_DIR = {str(ROOT)!r}\n"
         )

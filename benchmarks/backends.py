@@ -8,8 +8,10 @@ backend at import); medians of repeated runs, the implementations taking
 turns within each repetition, in that process.
 
     .venv/bin/python benchmarks/backends.py [--size 256 128 128] [--plot benchmarks/backends.png]
+        [--backends jax torch] [--model]
 
-Prints a markdown table (and writes the plot when asked).
+Prints a markdown table (and writes the plot when asked); --model adds a
+Keras model's training steps, fused against composite, eager and compiled.
 """
 
 import argparse
@@ -118,14 +120,48 @@ def torch_rows(size):
     return rows
 
 
+MODEL_INPUT = (4, 6, 5) if QUICK else (16, 32, 32)
+MODEL_BATCH = 2 if QUICK else 128
+
+
+def model_rows(size=None):
+    """A Keras model (three SpatialDense layers and a Dense) trained with
+    train_on_batch on this process' backend: fused or composite layers
+    (fused=False), eager or jit_compile=True (torch.compile on PyTorch,
+    jax.jit on JAX), the four taking turns."""
+    import keras
+
+    import spatial_ops
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(MODEL_BATCH, *MODEL_INPUT)).astype(np.float32)
+    labels = rng.integers(0, 10, MODEL_BATCH)
+    steps = {}
+    for fused in (True, False):
+        for jit_compile in (False, True):
+            model = keras.Sequential([
+                keras.Input(MODEL_INPUT),
+                spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal", fused=fused),
+                spatial_ops.SpatialDense(activation="relu", fused=fused),
+                spatial_ops.SpatialDense(reduce_axis=(2, 3), reduction="mean", fused=fused),
+                keras.layers.Dense(10)])
+            model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                          jit_compile=jit_compile)
+            name = f"{'fused' if fused else 'composite'}, {'jit_compile=True' if jit_compile else 'eager'}"
+            steps[name] = lambda model=model: model.train_on_batch(x, labels)
+    return {(name, "model", "train_on_batch"): ms for name, ms in medians_ms(steps, lambda result: result).items()}
+
+
 ROWS = {"jax": jax_rows, "torch": torch_rows}
+MODEL_ROWS = {"jax": model_rows, "torch": model_rows}
 
 
-def measure_in_child(backend, size):
-    """The rows of one backend, measured in a process whose Keras runs it."""
+def measure_in_child(backend, size, table_name="ROWS"):
+    """The rows of one backend (from ROWS, or MODEL_ROWS), measured in a
+    process whose Keras runs it."""
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import backends; "
-            "rows = backends.ROWS[sys.argv[2]](tuple(map(int, sys.argv[3:]))); "
+            f"rows = backends.{table_name}[sys.argv[2]](tuple(map(int, sys.argv[3:]))); "
             "print(json.dumps([[*key, value] for key, value in rows.items()]))")
     # -P: the installed spatial_ops, not a source checkout in the working directory.
     result = subprocess.run([sys.executable, "-P", "-c", code, os.path.dirname(os.path.abspath(__file__)), backend,
@@ -150,6 +186,15 @@ def table(size, measured):
             overhead = rows.get((implementation, "relu", "µs per call, x 1x4x4"))
             cells.append("" if overhead is None else f"{overhead:.1f}")
             lines.append(f"| {backend} | {implementation} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def model_table(measured):
+    lines = [f"A Keras model (SpatialDense gelu, relu, then mean over the last two axes; Dense(10)), x "
+             f"{MODEL_BATCH}x{'x'.join(map(str, MODEL_INPUT))} float32, ms per train_on_batch (median of {REPEATS}):\n",
+             "| backend | implementation | ms per step |", "|---|---|---|"]
+    for backend, rows in measured.items():
+        lines += [f"| {backend} | {key[0]} | {ms:.2f} |" for key, ms in rows.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -179,10 +224,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, nargs="+", default=list(SIZE))
     parser.add_argument("--plot", help="write a bar chart to this path")
+    parser.add_argument("--backends", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--model", action="store_true", help="also time the Keras model's training steps")
     args = parser.parse_args()
     size = tuple(args.size)
-    measured = {backend: measure_in_child(backend, size) for backend in ROWS}
+    measured = {backend: measure_in_child(backend, size) for backend in args.backends}
     print(table(size, measured))
+    if args.model:
+        print(model_table({backend: measure_in_child(backend, size, "MODEL_ROWS") for backend in args.backends}))
     if args.plot:
         plot(measured, args.plot)
 

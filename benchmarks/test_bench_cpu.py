@@ -181,6 +181,8 @@ def test_backends_script_runs(tmp_path):
     assert "| jax | fused, jax.jit |" in table and "| torch | composite, torch.compile |" in table
     backends.plot(measured, tmp_path / "backends.png")
     assert (tmp_path / "backends.png").stat().st_size > 0
+    models = backends.model_table({"torch": backends.measure_in_child("torch", (4, 6, 5), "MODEL_ROWS")})
+    assert "| torch | fused, jit_compile=True |" in models and "| torch | composite, eager |" in models
 
 
 def test_activation_cost_script_runs():

@@ -51,10 +51,17 @@ def normalize_reduce_axes(reduce_axis, rank):
                 f"reduce_axis {reduce_axis!r} includes axis 0, the batch axis, which is never "
                 "reduced; reduce spatial axes 1..rank-1 (or negative axes) only"
             )
-        if axis in normalized:
+        if _holds(normalized, axis):
             raise ValueError(f"reduce_axis {reduce_axis!r} names axis {axis} twice")
         normalized.append(axis)
-    return tuple(sorted(normalized))
+    # In order by a walk over the axes rather than sorted(): tracers that
+    # hold an axis as a symbol (torch.compile with dynamic=True) cannot sort.
+    return tuple(axis for axis in range(1, rank) if _holds(normalized, axis))
+
+
+def _holds(axes, axis):
+    """axis in axes, by ==: Dynamo's `in` misses a symbolic int equal to a constant."""
+    return any(axis == other for other in axes)
 
 
 def check_reduction(reduction):
@@ -73,10 +80,15 @@ def fused_reduce_run(axes, static_dims):
             runs.append((start, previous + 1))
             start = axis
 
-    def static_size(run):
+    # A plain loop over ints, not max(key=...): tracers (torch.compile's
+    # Dynamo) follow it whatever the sizes are.
+    best, best_size = None, -1
+    for run in runs:
         sizes = static_dims[run[0]:run[1]]
-        return math.prod(sizes) if None not in sizes else math.inf
-    return max(reversed(runs), key=static_size)
+        size = math.inf if None in sizes else math.prod(sizes)
+        if size >= best_size:
+            best, best_size = run, size
+    return best
 
 
 def axes_left_after(axes, run):

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <memory>
+#include <pthread.h>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -47,12 +49,73 @@ void run_in_pieces(int64_t total, int64_t cost_per_unit, int64_t threads, const 
   state->done.wait(lock, [&] { return state->finished == state->pieces; });
 }
 
-ParallelFor parallel_for_on_new_threads(int64_t threads) {
+namespace {
+
+// Helper threads that take tasks from one queue. Threads are started when a
+// task finds none idle, up to the most any call has asked for; they live as
+// long as the process.
+class SharedPool {
+ public:
+  void schedule(std::function<void()> task, int64_t most_threads) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tasks_.push_back(std::move(task));
+    if (idle_ >= static_cast<int64_t>(tasks_.size()) || started_ >= most_threads) {
+      wake_.notify_one();
+      return;
+    }
+    ++started_;
+    std::thread([this] { serve(); }).detach();
+  }
+
+ private:
+  void serve() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      ++idle_;
+      wake_.wait(lock, [this] { return !tasks_.empty(); });
+      --idle_;
+      std::function<void()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  int64_t started_ = 0, idle_ = 0;
+};
+
+// The process's pool. Threads do not survive fork, and the parent's mutex
+// may be copied locked: a child drops the parent's pool (leaked, never
+// touched) and makes its own on first use.
+std::atomic<SharedPool*> shared_pool{nullptr};
+std::once_flag fork_handler_installed;
+
+SharedPool& the_shared_pool() {
+  std::call_once(fork_handler_installed,
+                 [] { pthread_atfork(nullptr, nullptr, [] { shared_pool.store(nullptr); }); });
+  SharedPool* pool = shared_pool.load();
+  if (pool == nullptr) {
+    SharedPool* fresh = new SharedPool();
+    if (shared_pool.compare_exchange_strong(pool, fresh)) {
+      pool = fresh;
+    } else {
+      delete fresh;  // another thread made it first: `pool` now holds that one
+    }
+  }
+  return *pool;
+}
+
+}  // namespace
+
+ParallelFor parallel_for_on_shared_pool(int64_t threads) {
   return [threads](int64_t total, int64_t cost_per_unit, const WorkFn& work) {
-    std::vector<std::thread> helpers;
+    SharedPool& pool = the_shared_pool();
     run_in_pieces(total, cost_per_unit, threads, work,
-                  [&helpers](std::function<void()> task) { helpers.emplace_back(std::move(task)); });
-    for (std::thread& helper : helpers) helper.join();
+                  [&pool, threads](std::function<void()> task) { pool.schedule(std::move(task), threads - 1); });
   };
 }
 

@@ -23,8 +23,10 @@ int64_t parallel_pieces(int64_t total, int64_t cost_per_unit, int64_t threads);
 void run_in_pieces(int64_t total, int64_t cost_per_unit, int64_t threads, const WorkFn& work,
                    const std::function<void(std::function<void()>)>& schedule);
 
-// A ParallelFor on `threads` threads: the caller and threads - 1 started
-// for the call (and joined before it returns).
-ParallelFor parallel_for_on_new_threads(int64_t threads);
+// A ParallelFor on `threads` threads: the caller and up to threads - 1
+// helpers from one pool of the process, whose threads are started as calls
+// first need them and then wait for work (never one started per call). A
+// forked child starts a pool of its own.
+ParallelFor parallel_for_on_shared_pool(int64_t threads);
 
 }  // namespace spatial_ops

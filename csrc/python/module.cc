@@ -113,7 +113,7 @@ py::object forward_host(const py::object& x_obj, const py::object& kernel_obj,
   {
     py::gil_scoped_release release;
     spatial_dense_forward_cpu(spec, x.dtype, x.data, kernel.data, bias.data, y.data,
-                              parallel_for_on_new_threads(threads));
+                              parallel_for_on_shared_pool(threads));
   }
   return y.keep_alive;
 }
@@ -132,7 +132,7 @@ py::tuple backward_host(const py::object& dy_obj, const py::object& x_obj, const
   {
     py::gil_scoped_release release;
     spatial_dense_backward_cpu(spec, x.dtype, dy.data, x.data, kernel.data, bias.data, dx.data,
-                               dkernel.data, dbias.data, parallel_for_on_new_threads(threads));
+                               dkernel.data, dbias.data, parallel_for_on_shared_pool(threads));
   }
   return py::make_tuple(dx.keep_alive, dkernel.keep_alive,
                         spec.has_bias ? dbias.keep_alive : py::none());
