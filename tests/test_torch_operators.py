@@ -150,3 +150,12 @@ def test_the_operators_use_pytorchs_thread_count(rng):
         torch.set_num_threads(threads)
     for one, many in zip(*results):
         assert torch.equal(one, many)
+
+
+def test_the_loops_reach_pytorchs_openmp_pool():
+    """Where PyTorch's intra-op pool is OpenMP, at::parallel_for's parallel
+    region is compiled into the operator library: built without -fopenmp it
+    runs on one thread (the values are the same, only the time doubles)."""
+    if "OpenMP" not in torch.__config__.parallel_info().split("ATen parallel backend:")[-1].split("\n")[0]:
+        pytest.skip("this PyTorch's intra-op pool is not OpenMP")
+    assert b"GOMP_parallel" in _loader.LIBRARY.read_bytes()
