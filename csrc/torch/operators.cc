@@ -133,7 +133,14 @@ class SpatialDenseFunction : public torch::autograd::Function<SpatialDenseFuncti
   }
 };
 
+// Without a gradient to record (no_grad, or no operand that requires one),
+// the call goes straight to the kernels: no autograd node, nothing saved.
 at::Tensor forward_autograd(SPATIAL_OPS_TORCH_FORWARD_ARGS) {
+  if (!at::GradMode::is_enabled() || !(x.requires_grad() || kernel.requires_grad() || bias.requires_grad())) {
+    const at::AutoDispatchBelowADInplaceOrView below_autograd;
+    return forward_op(x, kernel, bias, activation, activation_params, reduction, has_bias, derivative_order,
+                      reduce_begin, reduce_end);
+  }
   return SpatialDenseFunction::apply(x, kernel, bias, activation, activation_params, reduction, has_bias,
                                      derivative_order, reduce_begin, reduce_end);
 }

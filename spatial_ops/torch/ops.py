@@ -101,42 +101,45 @@ def _check_operands(x, kernel, bias):
                 f"{_dtype_name(weight.dtype)} {tuple(weight.shape)}; cast them to one dtype")
 
 
-def _plan(activation, reduce_axis, reduction, x_shape, kernel_shape, bias_shape, dims):
+def _plan(activation, reduce_axis, reduction, x, kernel, bias, dims):
     """What one signature of call needs: the argument checks, the kernels'
     part (_fused_call.FusedCall) and whether each weight must be broadcast.
     A plain tuple: Dynamo traces it as it traces ints."""
-    spatial = tuple(x_shape[1:])
+    _check_operands(x, kernel, bias)
+    x_shape, kernel_shape = tuple(x.shape), tuple(kernel.shape)
+    bias_shape = None if bias is None else tuple(bias.shape)
+    spatial = x_shape[1:]
     for shape, name in ((kernel_shape, "kernel"), (bias_shape, "bias")):
         if shape is not None:
-            _shapes.check_broadcastable(shape, spatial, name, tuple(x_shape))
+            _shapes.check_broadcastable(shape, spatial, name, x_shape)
     axes = _shapes.normalize_reduce_axes(reduce_axis, len(x_shape))
     _shapes.check_reduction(reduction)
     resolved = (resolve_uncached if torch.compiler.is_compiling() else resolve)(activation)
     call = _fused_call.plan(resolved, axes, reduction, dims)
-    return call, tuple(kernel_shape) != spatial, bias_shape is not None and tuple(bias_shape) != spatial
+    return call, kernel_shape != spatial, bias_shape is not None and bias_shape != spatial
 
 
 _PLANS = {}
 
 
 def _planned(activation, reduce_axis, reduction, x, kernel, bias):
-    """The call's _plan, from the cache in eager mode. Under torch.compile
-    sizes may be symbolic: the kernels' reduced run is then chosen from the
-    sizes known statically (_shapes.fused_reduce_run)."""
-    bias_shape = None if bias is None else tuple(bias.shape)
+    """The call's _plan. In eager mode it is kept per signature (arguments,
+    shapes, dtypes, device), so a repeated call checks nothing again. Under
+    torch.compile sizes may be symbolic: the kernels' reduced run is then
+    chosen from the sizes known statically (_shapes.fused_reduce_run)."""
     if torch.compiler.is_compiling():
         dims = [d if isinstance(d, int) else None for d in x.shape]
-        return _plan(activation, reduce_axis, reduction, tuple(x.shape), tuple(kernel.shape), bias_shape, dims)
+        return _plan(activation, reduce_axis, reduction, x, kernel, bias, dims)
     try:
-        key = (activation, reduce_axis, reduction, x.shape, kernel.shape, bias_shape)
+        key = (activation, reduce_axis, reduction, x.shape, x.dtype, x.device, kernel.shape, kernel.dtype,
+               None if bias is None else (bias.shape, bias.dtype))
         return _PLANS[key]
     except TypeError:  # an unhashable activation or axes: no cache
-        return _plan(activation, reduce_axis, reduction, x.shape, kernel.shape, bias_shape, list(x.shape))
+        return _plan(activation, reduce_axis, reduction, x, kernel, bias, list(x.shape))
     except KeyError:
         if len(_PLANS) > 1024:
             _PLANS.clear()
-        plan = _PLANS[key] = _plan(activation, reduce_axis, reduction, x.shape, kernel.shape, bias_shape,
-                                   list(x.shape))
+        plan = _PLANS[key] = _plan(activation, reduce_axis, reduction, x, kernel, bias, list(x.shape))
         return plan
 
 
@@ -167,7 +170,6 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     if not isinstance(x, torch.Tensor):
         x = torch.as_tensor(x)
     kernel, bias = _as_weight(kernel, x, "kernel"), _as_weight(bias, x, "bias")
-    _check_operands(x, kernel, bias)
     call, broadcast_kernel, broadcast_bias = _planned(activation, reduce_axis, reduction, x, kernel, bias)
     spatial = x.shape[1:]
     if broadcast_kernel:
