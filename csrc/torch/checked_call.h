@@ -93,6 +93,29 @@ inline CheckedCall check_backward_call(const Attributes& call, const at::Tensor&
   return checked;
 }
 
+// The operands in the layout the kernels read (contiguous copies where they
+// are not) and the results they write, allocated on x's device.
+struct ForwardTensors {
+  at::Tensor x, kernel, bias, y;
+};
+inline ForwardTensors forward_tensors(const CheckedCall& call, const at::Tensor& x, const at::Tensor& kernel,
+                                      const at::Tensor& bias) {
+  return {x.contiguous(), kernel.contiguous(), bias.contiguous(),
+          at::empty(call.spec.output_dims(dims_of(x)), x.options())};
+}
+
+struct BackwardTensors {
+  at::Tensor dy, x, kernel, bias, dx, dkernel, dbias;
+};
+inline BackwardTensors backward_tensors(const at::Tensor& dy, const at::Tensor& x, const at::Tensor& kernel,
+                                        const at::Tensor& bias) {
+  BackwardTensors t{dy.contiguous(), x.contiguous(), kernel.contiguous(), bias.contiguous(), {}, {}, {}};
+  t.dx = at::empty_like(t.x);
+  t.dkernel = at::empty_like(t.kernel);
+  t.dbias = at::empty_like(t.bias);
+  return t;
+}
+
 // The operator functions of one device, in the schemas' signatures.
 #define SPATIAL_OPS_TORCH_FORWARD_ARGS                                                                \
   const at::Tensor &x, const at::Tensor &kernel, const at::Tensor &bias, c10::string_view activation, \

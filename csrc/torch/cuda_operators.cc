@@ -26,27 +26,24 @@ void require_launched(const std::string& error) { TORCH_CHECK(error.empty(), "sp
 at::Tensor forward_cuda(SPATIAL_OPS_TORCH_FORWARD_ARGS) {
   const CheckedCall call = check_forward_call(SPATIAL_OPS_TORCH_ATTRIBUTES, x, kernel, bias);
   const c10::cuda::CUDAGuard device(x.device());
-  const at::Tensor x_c = x.contiguous(), kernel_c = kernel.contiguous(), bias_c = bias.contiguous();
-  at::Tensor y = at::empty(call.spec.output_dims(dims_of(x)), x.options());
+  const ForwardTensors t = forward_tensors(call, x, kernel, bias);
   const at::Tensor workspace = scratch(spatial_dense_forward_cuda_workspace(call.spec, call.dtype), x);
-  require_launched(spatial_dense_forward_cuda(call.spec, call.dtype, x_c.data_ptr(), kernel_c.data_ptr(),
-                                              bias_c.data_ptr(), y.data_ptr(), workspace.data_ptr(),
+  require_launched(spatial_dense_forward_cuda(call.spec, call.dtype, t.x.data_ptr(), t.kernel.data_ptr(),
+                                              t.bias.data_ptr(), t.y.data_ptr(), workspace.data_ptr(),
                                               c10::cuda::getCurrentCUDAStream(x.device().index()).stream()));
-  return y;
+  return t.y;
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_cuda(SPATIAL_OPS_TORCH_BACKWARD_ARGS) {
   const CheckedCall call = check_backward_call(SPATIAL_OPS_TORCH_ATTRIBUTES, dy, x, kernel, bias);
   const c10::cuda::CUDAGuard device(x.device());
-  const at::Tensor dy_c = dy.contiguous(), x_c = x.contiguous(), kernel_c = kernel.contiguous(),
-                   bias_c = bias.contiguous();
-  at::Tensor dx = at::empty_like(x_c), dkernel = at::empty_like(kernel_c), dbias = at::empty_like(bias_c);
+  const BackwardTensors t = backward_tensors(dy, x, kernel, bias);
   const at::Tensor workspace = scratch(spatial_dense_backward_cuda_workspace(call.spec, call.dtype), x);
-  require_launched(spatial_dense_backward_cuda(call.spec, call.dtype, dy_c.data_ptr(), x_c.data_ptr(),
-                                               kernel_c.data_ptr(), bias_c.data_ptr(), dx.data_ptr(),
-                                               dkernel.data_ptr(), dbias.data_ptr(), workspace.data_ptr(),
+  require_launched(spatial_dense_backward_cuda(call.spec, call.dtype, t.dy.data_ptr(), t.x.data_ptr(),
+                                               t.kernel.data_ptr(), t.bias.data_ptr(), t.dx.data_ptr(),
+                                               t.dkernel.data_ptr(), t.dbias.data_ptr(), workspace.data_ptr(),
                                                c10::cuda::getCurrentCUDAStream(x.device().index()).stream()));
-  return {dx, dkernel, dbias};
+  return {t.dx, t.dkernel, t.dbias};
 }
 
 }  // namespace

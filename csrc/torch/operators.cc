@@ -46,22 +46,19 @@ void on_intra_op_pool(int64_t total, int64_t cost_per_unit, const WorkFn& work) 
 
 at::Tensor forward_cpu(SPATIAL_OPS_TORCH_FORWARD_ARGS) {
   const CheckedCall call = check_forward_call(SPATIAL_OPS_TORCH_ATTRIBUTES, x, kernel, bias);
-  const at::Tensor x_c = x.contiguous(), kernel_c = kernel.contiguous(), bias_c = bias.contiguous();
-  at::Tensor y = at::empty(call.spec.output_dims(dims_of(x)), x.options());
-  spatial_dense_forward_cpu(call.spec, call.dtype, x_c.data_ptr(), kernel_c.data_ptr(), bias_c.data_ptr(),
-                            y.data_ptr(), on_intra_op_pool);
-  return y;
+  const ForwardTensors t = forward_tensors(call, x, kernel, bias);
+  spatial_dense_forward_cpu(call.spec, call.dtype, t.x.data_ptr(), t.kernel.data_ptr(), t.bias.data_ptr(),
+                            t.y.data_ptr(), on_intra_op_pool);
+  return t.y;
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_cpu(SPATIAL_OPS_TORCH_BACKWARD_ARGS) {
   const CheckedCall call = check_backward_call(SPATIAL_OPS_TORCH_ATTRIBUTES, dy, x, kernel, bias);
-  const at::Tensor dy_c = dy.contiguous(), x_c = x.contiguous(), kernel_c = kernel.contiguous(),
-                   bias_c = bias.contiguous();
-  at::Tensor dx = at::empty_like(x_c), dkernel = at::empty_like(kernel_c), dbias = at::empty_like(bias_c);
-  spatial_dense_backward_cpu(call.spec, call.dtype, dy_c.data_ptr(), x_c.data_ptr(), kernel_c.data_ptr(),
-                             bias_c.data_ptr(), dx.data_ptr(), dkernel.data_ptr(), dbias.data_ptr(),
+  const BackwardTensors t = backward_tensors(dy, x, kernel, bias);
+  spatial_dense_backward_cpu(call.spec, call.dtype, t.dy.data_ptr(), t.x.data_ptr(), t.kernel.data_ptr(),
+                             t.bias.data_ptr(), t.dx.data_ptr(), t.dkernel.data_ptr(), t.dbias.data_ptr(),
                              on_intra_op_pool);
-  return {dx, dkernel, dbias};
+  return {t.dx, t.dkernel, t.dbias};
 }
 
 // Shapes only, in sizes that may be symbolic: x's without the reduced run.
@@ -70,10 +67,9 @@ at::Tensor forward_meta(SPATIAL_OPS_TORCH_FORWARD_ARGS) {
   const c10::SymIntArrayRef x_sizes = x.sym_sizes();
   std::vector<c10::SymInt> sizes(x_sizes.begin(), x_sizes.end());
   if (reduction != "none") {
-    const int64_t rank = static_cast<int64_t>(sizes.size());
-    TORCH_CHECK_VALUE(1 <= reduce_begin && reduce_begin < reduce_end && reduce_end <= rank,
-                      "the reduced axes [", reduce_begin, ", ", reduce_end, ") are not a run of spatial axes of ",
-                      describe("x", x));
+    const std::string error = check_reduced_axes(reduce_begin, reduce_end, static_cast<int64_t>(sizes.size()),
+                                                 [&] { return c10::str(x.sym_sizes()); });
+    TORCH_CHECK_VALUE(error.empty(), error);
     sizes.erase(sizes.begin() + reduce_begin, sizes.begin() + reduce_end);
   }
   return at::empty_symint(sizes, x.options());

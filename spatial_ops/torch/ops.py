@@ -69,7 +69,7 @@ def _dtype_name(dtype):
     return str(dtype).removeprefix("torch.")
 
 
-def _as_weight(weight, x, name):
+def _as_weight(weight, x):
     if weight is None or isinstance(weight, torch.Tensor):
         return weight
     value = getattr(weight, "value", None)  # a Keras variable, read through any autocast scope
@@ -169,7 +169,7 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     """
     if not isinstance(x, torch.Tensor):
         x = torch.as_tensor(x)
-    kernel, bias = _as_weight(kernel, x, "kernel"), _as_weight(bias, x, "bias")
+    kernel, bias = _as_weight(kernel, x), _as_weight(bias, x)
     call, broadcast_kernel, broadcast_bias = _planned(activation, reduce_axis, reduction, x, kernel, bias)
     spatial = x.shape[1:]
     if broadcast_kernel:
