@@ -14,6 +14,9 @@ Environment knobs (all optional):
   SPATIAL_OPS_TF_PYTHON       the interpreter whose TensorFlow (and JAX) to
                               build against (default: the one running the
                               build, with pip's isolation lifted for the question)
+  SPATIAL_OPS_BUILD_DIR       CMake's build folder (default: under setuptools'
+                              build/temp.*), for builds of other configurations
+                              that must not share one
   CMAKE_ARGS                  extra CMake arguments, e.g. "-DSPATIAL_OPS_CUDA=OFF"
   CMAKE_BUILD_TYPE            Release (default), RelWithDebInfo, Debug, ...
   CMAKE_BUILD_PARALLEL_LEVEL  compile jobs (default: every core)
@@ -167,7 +170,7 @@ class CMakeExtension(Extension):
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
         package_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
-        build_dir = Path(self.build_temp).resolve() / "cmake"
+        build_dir = Path(os.environ.get("SPATIAL_OPS_BUILD_DIR") or Path(self.build_temp) / "cmake").resolve()
         build_dir.mkdir(parents=True, exist_ok=True)
         import pybind11
 

@@ -16,6 +16,17 @@ def rng():
     return np.random.default_rng(seed)
 
 
+@pytest.fixture(scope="session")
+def device():
+    """Where the front-end tests (JAX, PyTorch) put their arrays: "cpu", or
+    "cuda" when SPATIAL_OPS_TEST_DEVICE=cuda (scripts/gpu/run_on_gpu.sh);
+    each test file turns the name into its framework's device."""
+    name = os.environ.get("SPATIAL_OPS_TEST_DEVICE", "cpu")
+    if name not in ("cpu", "cuda"):
+        raise pytest.UsageError(f"SPATIAL_OPS_TEST_DEVICE must be cpu or cuda, got {name!r}")
+    return name
+
+
 def _register_hypothesis_profiles():
     """Property tests (test_properties.py) run under one of three profiles:
     "ci" (chosen when CI=true: derandomized, so every run tries the same

@@ -1,6 +1,7 @@
-"""Data parallelism on JAX with two host devices
-(--xla_force_host_platform_device_count=2), in a fresh process (XLA reads
-the flag once): a batch-sharded jax.jit keeps x sharded through the fused
+"""Data parallelism on JAX over two devices of the tested kind: two host
+devices (--xla_force_host_platform_device_count=2) on the CPU, two GPUs on
+a GPU machine with two. In a fresh process (XLA reads the flag once): a
+batch-sharded jax.jit keeps x sharded through the fused
 custom calls (no all-gather in the compiled HLO; the weight gradients are
 all-reduced) with the single-device results, and Keras' DataParallel
 trains SpatialDense like one device."""
@@ -80,16 +81,22 @@ print("ok")
 """
 
 
-def _two_devices():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", KERAS_BACKEND="jax",
-               TF_CPP_MIN_LOG_LEVEL="3")
+@pytest.fixture
+def two_devices(device):
+    """The environment of a child process that sees two devices of the kind tested."""
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_USE_LEGACY_KERAS", None)
-    return env
+    if device == "cpu":
+        return dict(env, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    gpus = int(run_python("import jax; print(len(jax.devices('gpu')))", env=env).split()[-1])
+    if gpus < 2:
+        pytest.skip(f"sharding over GPUs needs two; this machine has {gpus}")
+    return dict(env, JAX_PLATFORMS="cuda", CUDA_VISIBLE_DEVICES="0,1")
 
 
-def test_a_batch_sharded_jit_keeps_x_sharded(rng):
-    assert run_python(SHARDED, int(rng.integers(2**31)), env=_two_devices()).split()[-1] == "ok"
+def test_a_batch_sharded_jit_keeps_x_sharded(rng, two_devices):
+    assert run_python(SHARDED, int(rng.integers(2**31)), env=two_devices).split()[-1] == "ok"
 
 
-def test_keras_data_parallel_trains_like_one_device(rng):
-    assert run_python(KERAS_DATA_PARALLEL, int(rng.integers(2**31)), env=_two_devices()).split()[-1] == "ok"
+def test_keras_data_parallel_trains_like_one_device(rng, two_devices):
+    assert run_python(KERAS_DATA_PARALLEL, int(rng.integers(2**31)), env=two_devices).split()[-1] == "ok"

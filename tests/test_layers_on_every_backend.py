@@ -1,15 +1,17 @@
 """The layers as a Keras user meets them on each Keras backend with a
-front-end (TensorFlow, JAX, PyTorch), each in a fresh process (Keras fixes its
+front-end (TensorFlow, JAX, PyTorch; those installed), each in a fresh process (Keras fixes its
 backend at import): Keras' layer battery for every class, fused and
 composite; fit that moves the weights, fused like the composite, in float32
 and both mixed-precision policies; and .keras files saved on each backend
 read on the others with the same outputs (tests/helpers/layer_battery.py)."""
 
+import importlib.util
 import os
 
 from helpers.processes import run_python
 
-BACKENDS = ("jax", "torch", "tensorflow")
+# Those installed: the GPU machines have no TensorFlow.
+BACKENDS = tuple(name for name in ("jax", "torch", "tensorflow") if importlib.util.find_spec(name))
 BATTERY = "from helpers.layer_battery import main; main()"
 
 

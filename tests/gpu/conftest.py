@@ -1,34 +1,17 @@
 """Fixtures of the GPU tests. They import no TensorFlow: the GPU machines they
-run on have PyTorch (and maybe CuPy) but no TensorFlow, and use the pybind11
-module built without it (scripts/gpu/run_on_gpu.sh). Where there is no GPU,
+run on have PyTorch (and maybe CuPy) but no TensorFlow, and spatial_ops is
+built there without it (scripts/gpu/run_on_gpu.sh). Where there is no GPU,
 or no CUDA build, the tests that need one skip, saying why."""
 
 import importlib
-import importlib.machinery
-import importlib.util
-import os
 
 import pytest
 
 
-def _load_core():
-    """SPATIAL_OPS_CORE names a built _core*.so (a build without TensorFlow);
-    otherwise the installed spatial_ops._core (its package imports Keras)."""
-    path = os.environ.get("SPATIAL_OPS_CORE")
-    if path:
-        loader = importlib.machinery.ExtensionFileLoader("_core", path)
-        module = importlib.util.module_from_spec(importlib.util.spec_from_loader("_core", loader))
-        loader.exec_module(module)
-        return module
-    try:
-        return importlib.import_module("spatial_ops._core")
-    except ImportError as error:
-        pytest.skip(f"no spatial_ops._core to test ({error}); set SPATIAL_OPS_CORE to a built one")
-
-
 @pytest.fixture(scope="session")
 def core():
-    return _load_core()
+    """The installed binding: a missing one fails, never skips."""
+    return importlib.import_module("spatial_ops._core")
 
 
 @pytest.fixture(scope="session")

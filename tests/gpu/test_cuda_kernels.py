@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-import numpy_reference
+from helpers import numpy_reference
 from gpu_support import BY_ID, CASES, DTYPES, assert_close, draw_operands
 
 # Under compute-sanitizer (scripts/gpu/run_on_gpu.sh) every launch is slow:

@@ -9,7 +9,7 @@ tests/test_activation_catalogue.py.)"""
 import numpy as np
 import pytest
 
-import numpy_reference
+from helpers import numpy_reference
 from gpu_support import CASES, assert_close, draw_operands
 
 try:
@@ -86,3 +86,33 @@ def test_op_matches_spatial_ops_reference(rng, case, reduction):
     got = numpy_reference.backward(dy, x, kernel, bias, case.table_row, case.params, reduction)
     for name, g, want in zip(("dx", "dkernel", "dbias"), got, grads):
         assert_close(g, want, "float64", name)
+
+
+# (x shape, weight shape, reduce_axis, reduction, activation): the op as a
+# user calls it, which the JAX and PyTorch suites compare with.
+USER_CALLS = [
+    ((6, 5, 7), (5, 7), None, "sum", "gelu"), ((6, 5, 7), (7,), -1, "mean", "silu"),
+    ((6, 5, 7), (5, 1), 1, "sum", "tanh"), ((6, 5, 7), (), (1, 2), "mean", "softplus"),
+    ((3, 4, 5, 6), (4, 5, 6), (1, 3), "sum", "sigmoid"), ((3, 4, 5, 6), (4, 5, 1), (-1, -3), "mean", "elu"),
+    ((0, 5, 7), (5, 7), -1, "sum", "gelu"), ((6, 5, 7), (5, 7), -1, "sum", lambda v: v * v - v),
+]
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("x_shape,weight_shape,reduce_axis,reduction,activation", USER_CALLS, ids=str)
+def test_value_and_gradients_match_spatial_ops_reference(rng, x_shape, weight_shape, reduce_axis, reduction,
+                                                         activation, use_bias):
+    x, kernel, bias = draw_operands(rng, x_shape, weight_shape, lambda v: v, use_bias=use_bias)
+    kwargs = dict(activation=activation, reduce_axis=reduce_axis, reduction=reduction)
+    operands = [tf.constant(a) for a in (x, kernel, bias) if a is not None]
+    with tf.GradientTape() as tape:
+        tape.watch(operands)
+        y = spatial_ops.reference.spatial_dense(*operands, **kwargs) if use_bias else \
+            spatial_ops.reference.spatial_dense(*operands, None, **kwargs)
+    dy = rng.normal(size=y.shape)
+    want = tape.gradient(y, operands, output_gradients=tf.constant(dy))
+    got_y, got = numpy_reference.value_and_gradients(x, kernel, bias, dy, **kwargs)
+    assert_close(got_y, y, "float64", "y")
+    assert len(got) == len(want)
+    for name, g, w in zip(("dx", "dkernel", "dbias"), got, want):
+        assert_close(g, w, "float64", name)

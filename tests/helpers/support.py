@@ -1,16 +1,13 @@
 """What every TensorFlow test compares with: the criteria of criteria.py
 (per-dtype tolerances, the comparison, operands away from kinks) for
-TensorFlow dtypes, and the activation catalogue with each activation as a
-user passes it."""
+TensorFlow dtypes, and the grid of cases.py (the activation catalogue with
+each activation as a user passes it, the reductions)."""
 
-import dataclasses
-
-import numpy as np
 import tensorflow as tf
 
 import spatial_ops
-from helpers import activation_catalogue, criteria
-from spatial_ops import Activation
+from helpers import cases, criteria
+from helpers.cases import ACTIVATION_IDS, ACTIVATIONS, REDUCTIONS_3D, REDUCTIONS_4D  # noqa: F401
 
 TOLERANCES = {tf.as_dtype(name): tol for name, tol in criteria.TOLERANCES.items()}
 DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
@@ -31,41 +28,13 @@ def assert_close(actual, expected, dtype, what="result", magnitude=None):
     criteria.assert_close(tf.cast(actual, tf.float64), tf.cast(expected, tf.float64), dtype.name, what, magnitude)
 
 
-@dataclasses.dataclass(frozen=True)
-class Case:
-    """An activation as a user passes it, and the z values where it (or its
-    derivative) jumps."""
-
-    id: str
-    activation: object
-    kinks: tuple = ()
-
-
-# The activation catalogue (activation_catalogue.py), as users pass each one.
-ACTIVATIONS = tuple(Case(case.id, case.user_form(Activation), case.kinks)
-                    for case in activation_catalogue.CATALOGUE)
-ACTIVATION_IDS = [case.id for case in ACTIVATIONS]
-
-# (reduce_axis, reduction) pairs for a 3-D input, and for a 4-D input where
-# runs of several axes (contiguous or not) are reduced.
-REDUCTIONS_3D = ((None, "sum"), (1, "sum"), (-1, "sum"), (1, "mean"), (-1, "mean"), ((1, 2), "sum"))
-REDUCTIONS_4D = (((1, 2), "sum"), ((2, 3), "mean"), ((1, 3), "sum"), ((-1, -3), "mean"), ((1, 2, 3), "sum"))
-
-
 def numpy_dtype(dtype):
     return dtype.as_numpy_dtype
 
 
-def _rounded(values, dtype):
-    return values.astype(numpy_dtype(dtype)).astype(np.float64)
-
-
 def draw_operands(rng, x_shape, weight_shape, dtype, kinks=(), use_bias=True, margin=1e-3):
-    """x, kernel, bias (NumPy, in dtype): criteria.draw_operands rounded to dtype."""
-    x, kernel, bias = criteria.draw_operands(rng, x_shape, weight_shape, lambda v: _rounded(v, dtype),
-                                             kinks, use_bias, margin)
-    to_dtype = numpy_dtype(dtype)
-    return x.astype(to_dtype), kernel.astype(to_dtype), (bias.astype(to_dtype) if use_bias else None)
+    """x, kernel, bias (NumPy, in dtype, a tf.DType): cases.draw_operands."""
+    return cases.draw_operands(rng, x_shape, weight_shape, dtype.name, kinks, use_bias, margin)
 
 
 def both(x, kernel, bias, dtype, **kwargs):

@@ -1,11 +1,15 @@
-"""The fused op in float64 NumPy, for the GPU tests: the machines that run them
-have no TensorFlow, so spatial_ops.reference cannot serve there. Each row of
-the kernels' activation table (csrc/core/activation_table.h) is written
-here as plain math with the constants of the TensorFlow ops Keras calls;
-test_numpy_reference.py checks every row against spatial_ops.reference and
+"""The fused op in float64 NumPy, for the tests that run without TensorFlow
+(the JAX and PyTorch suites, the GPU tests: the GPU machines have no
+TensorFlow, so spatial_ops.reference cannot serve there). Each row of the
+kernels' activation table (csrc/core/activation_table.h) is written here as
+plain math with the constants of the TensorFlow ops Keras calls;
+tests/gpu/test_numpy_reference.py checks every row, and the op as a user
+calls it (value_and_gradients), against spatial_ops.reference and
 TensorFlow's gradients wherever TensorFlow is installed.
 
-Only values away from kinks are defined: the tests draw operands there."""
+Only values away from kinks are defined: the tests draw operands there.
+Importable without TensorFlow or Keras; value_and_gradients needs Keras
+(spatial_ops.activations names the table row of a user's activation)."""
 
 import math
 
@@ -181,3 +185,46 @@ def backward(dy, x, kernel, bias, table_row, params, reduction="none", derivativ
         dy = dy[:, :, None, :] / (x.shape[2] if reduction == "mean" else 1)
     dz = dy * slope
     return dz * kernel, (dz * x).sum(axis=0), (None if bias is None else dz.sum(axis=0))
+
+
+def _activation_and_slope(identifier, z):
+    """A user's activation (None, a name, a Keras function, an Activation or
+    any other callable) and its derivative at z. An unfused callable is
+    differentiated by a complex step, f'(z) = Im f(z + ih) / h, exact to
+    rounding for the arithmetic callables the tests pass."""
+    from spatial_ops.activations import resolve
+
+    resolved = resolve(identifier)
+    if resolved.table_row is not None:
+        return activation(resolved.table_row, resolved.params, z)
+    step = 1e-30
+    return np.asarray(resolved.fn(z), np.float64), np.imag(resolved.fn(z + 1j * step)) / step
+
+
+def _sum_to(values, shape):
+    """values summed over the axes that broadcasting to values.shape added to shape."""
+    values = values.sum(axis=tuple(range(values.ndim - len(shape))))
+    return values.sum(axis=tuple(i for i, n in enumerate(shape) if n == 1), keepdims=True).reshape(shape)
+
+
+def value_and_gradients(x, kernel, bias, dy, *, activation=None, reduce_axis=None, reduction="sum"):
+    """y and the gradients (dx, dkernel[, dbias]) for the incoming gradient dy
+    of spatial_ops.spatial_dense as a user calls it: any rank, weights
+    broadcast to the spatial shape, several reduced axes; float64. dy None:
+    y alone."""
+    from spatial_ops._shapes import check_reduction, normalize_reduce_axes
+
+    x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+    bias = None if bias is None else np.asarray(bias, np.float64)
+    axes = normalize_reduce_axes(reduce_axis, x.ndim)
+    check_reduction(reduction)
+    value, slope = _activation_and_slope(activation, x * kernel + (0.0 if bias is None else bias))
+    count = math.prod(x.shape[axis] for axis in axes) if reduction == "mean" else 1
+    y = value.sum(axis=axes) / count if axes else value
+    if dy is None:
+        return y
+    dz = np.expand_dims(np.asarray(dy, np.float64), axes) / count * slope
+    gradients = [dz * kernel, _sum_to(dz * x, kernel.shape)]
+    if bias is not None:
+        gradients.append(_sum_to(dz, bias.shape))
+    return y, gradients
