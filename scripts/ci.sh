@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # What CI runs (.ci/run): set up from scratch, run the README's test command,
-# then the CUDA compile check, the build against the CUDA TensorFlow, the
-# oldest supported TensorFlow, the sanitizers, and the benchmark suites in
-# smoke mode (tiny sizes, one round: they must run, speed is not judged).
+# build the documentation, then the GPU machine's run as a dry run, the build
+# against the CUDA TensorFlow, the oldest supported TensorFlow, the
+# sanitizers, and the benchmark suites in smoke mode (tiny sizes, one round:
+# they must run, speed is not judged).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
 bash scripts/setup.sh
 .venv/bin/pytest tests
-bash scripts/cuda_compile.sh   # no GPU here, but a CUDA build break must fail CI
+.venv/bin/python -m pip install -q -r requirements-docs.txt
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
+# No GPU here: scripts/gpu/run_on_gpu.sh's build (the CUDA code compiled, the
+# carried set measured) and suites on the CPU, without TensorFlow, so that a
+# GPU machine's one call cannot fail on a missing file.
+bash scripts/gpu/run_on_gpu.sh --dry-run build/gpu-dry-run
 # The CUDA TensorFlow: build with CUDA (this machine's nvcc, whatever its
 # major: a build check), load, GPU kernels and XLA GPU lowerings listed.
 bash scripts/tf_cuda_build.sh --any-nvcc
