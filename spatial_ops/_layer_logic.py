@@ -31,11 +31,11 @@ class SpatialDenseLogic:
     fuse. False always runs the math as plain keras.ops
     (spatial_ops.composite), on any Keras backend; True always runs the
     fused op and refuses XLA where it cannot be lowered. Keras 3's
-    model.compile(jit_compile="auto") turns XLA on for GPU machines; where
-    the op cannot be lowered the layer tells it no (supports_jit) unless
-    fused=False, so "auto" keeps the fused kernels. An explicit
-    jit_compile=True compiles the whole model with XLA, this layer included
-    as composites there.
+    model.compile(jit_compile="auto" or True) asks every layer's
+    supports_jit: where the op cannot be lowered the layer says no unless
+    fused=False, so Keras compiles the model without XLA and the fused
+    kernels run (with an explicit True, Keras warns that it proceeds
+    without XLA).
 
     Inside spatial_ops.portable() (and spatial_ops.export) the layer runs
     and traces as the keras.ops composite whatever fused says, so that an
@@ -46,8 +46,8 @@ class SpatialDenseLogic:
     # The flavour's staticmethod that returns the front-end module for the
     # framework in use (its spatial_dense), or raises NotImplementedError
     # naming the fix. A front-end that XLA cannot always compile the op in
-    # (TensorFlow's) also has in_xla_context, runs_fused_in_xla and
-    # keras_is_resolving_auto_jit; the others run it fused everywhere.
+    # (TensorFlow's) also has in_xla_context and runs_fused_in_xla; the
+    # others run it fused everywhere.
     _front_end = None
 
     def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
@@ -79,16 +79,18 @@ class SpatialDenseLogic:
 
     @property
     def supports_jit(self):
-        if self.fused is False:
-            return True
+        """Whether Keras may compile this layer with XLA: what was set (Keras'
+        Layer sets True; set False to keep a model out of XLA) and, unless
+        fused=False, whether the front-end compiles the op into XLA programs
+        (the build and the device decide: runs_fused_in_xla)."""
+        if not self._jit_allowed or self.fused is False:
+            return self._jit_allowed
         front_end = self._front_end()
-        if not hasattr(front_end, "runs_fused_in_xla"):
-            return True
-        return front_end.runs_fused_in_xla() or not front_end.keras_is_resolving_auto_jit()
+        return not hasattr(front_end, "runs_fused_in_xla") or front_end.runs_fused_in_xla()
 
     @supports_jit.setter
     def supports_jit(self, value):
-        pass  # keras.layers.Layer.__init__ sets True; the property above decides
+        self._jit_allowed = bool(value)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)

@@ -3,6 +3,8 @@ the same kernels (bit for bit the fused op) where the library lowers them,
 and to TensorFlow composites elsewhere; Keras' jit_compile="auto" keeps the
 fused kernels where they cannot be lowered."""
 
+import warnings
+
 import numpy as np
 import pytest
 import keras
@@ -137,7 +139,8 @@ def test_model_compiled_with_jit_trains_like_the_fused_model(rng):
     for jit_compile in (True, False):
         model = _model("auto", seed)
         model.compile(keras.optimizers.SGD(0.05), "mse", jit_compile=jit_compile)
-        assert model.jit_compile is jit_compile
+        # Where the op cannot be lowered, the layer declines XLA (supports_jit).
+        assert model.jit_compile is (jit_compile and LOWERED)
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
         trained[jit_compile] = model.get_weights()
     for with_xla, fused in zip(trained[True], trained[False]):
@@ -153,11 +156,27 @@ def machine_with_a_gpu(monkeypatch):
                         lambda device_type=None: listed + [gpu] if device_type in (None, "GPU") else listed)
 
 
+@pytest.mark.parametrize("jit_compile", ["auto", True])
 @pytest.mark.parametrize("fused, expect_xla", [("auto", False), (True, False), (False, True)])
-def test_auto_jit_compile_keeps_the_fused_kernels(machine_with_a_gpu, fused, expect_xla):
+def test_jit_compile_keeps_the_fused_kernels_where_the_op_cannot_be_lowered(machine_with_a_gpu, jit_compile, fused,
+                                                                           expect_xla):
+    """A GPU listed and a library without the CUDA handlers: every layer but
+    a fused=False one declines XLA, and Keras compiles the model without it
+    (an explicit True with Keras' warning)."""
     model = _model(fused, 0)
-    model.compile("sgd", "mse")  # jit_compile="auto"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.compile("sgd", "mse", jit_compile=jit_compile)
     assert model.jit_compile is expect_xla
+    declined = any("Proceeding with `jit_compile=False`" in str(w.message) for w in caught)
+    assert declined is (jit_compile is True and not expect_xla)
+
+
+def test_supports_jit_set_false_keeps_the_layer_out_of_xla():
+    layer = spatial_ops.SpatialDense(fused=False)
+    assert layer.supports_jit
+    layer.supports_jit = False
+    assert not layer.supports_jit
 
 
 def test_fused_true_refuses_xla_where_the_op_cannot_be_lowered(machine_with_a_gpu):

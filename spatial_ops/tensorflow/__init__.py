@@ -11,7 +11,7 @@ and a broken build is reported at import."""
 
 from ._loader import LIBRARY
 from . import reference
-from ._xla import in_xla_context, keras_is_resolving_auto_jit
+from ._xla import in_xla_context
 from .ops import runs_fused_in_xla, spatial_dense
 
 
@@ -20,5 +20,5 @@ def load_op_library():
     LIBRARY.load()
 
 
-__all__ = ["in_xla_context", "keras_is_resolving_auto_jit", "load_op_library", "reference", "runs_fused_in_xla",
+__all__ = ["in_xla_context", "load_op_library", "reference", "runs_fused_in_xla",
            "spatial_dense"]

@@ -21,7 +21,7 @@ BUILD_STAMP = re.compile(rb"spatial_ops-build-stamp:torch=([^;\0]+);cxx11_abi=([
 
 
 def _running():
-    return torch.__version__, int(torch._C._GLIBCXX_USE_CXX11_ABI)
+    return torch.__version__, int(torch.compiled_with_cxx11_abi())
 
 
 def _describe(version, cxx11_abi):
