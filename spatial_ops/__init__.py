@@ -60,7 +60,7 @@ def __getattr__(name):
     return spatial_dense
 
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it
 
 __all__ = [
     "Activation",

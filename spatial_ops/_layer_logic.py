@@ -49,6 +49,7 @@ class SpatialDenseLogic:
     # (TensorFlow's) also has in_xla_context and runs_fused_in_xla; the
     # others run it fused everywhere.
     _front_end = None
+    _jit_allowed = True  # supports_jit's setting; Keras' Layer sets it too
 
     def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
                  kernel_initializer="ones", bias_initializer="zeros",
