@@ -19,9 +19,9 @@ import argparse
 
 import numpy as np
 import tensorflow as tf
+from activation_rows import every_activation
 from scipy import special
 
-from activation_rows import every_activation
 from spatial_ops import _core
 from spatial_ops.activations import resolve
 

@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 import tensorflow as tf
-
 from activation_rows import every_activation
+
 from spatial_ops import _core
 from spatial_ops.activations import resolve
 

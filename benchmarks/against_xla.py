@@ -47,10 +47,10 @@ def measure(size, activation_names, rounds):
 
     import numpy as np
     import tensorflow as tf
+    from activation_rows import every_activation
 
     import spatial_ops
     from spatial_ops import _core
-    from activation_rows import every_activation
 
     activations = dict(every_activation())
     rng = np.random.default_rng(0)

@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 QUICK = os.environ.get("SPATIAL_OPS_BENCH_QUICK") == "1"  # CI's smoke run
 SHAPE = (2, 1, 8, 8) if QUICK else (64, 1, 128, 128)  # [B, A, R, C]: 1 Mi elements, in cache
@@ -33,6 +32,7 @@ def measure(activations):
     """Child: {case: ns per element} and {case: digest of the outputs}, this build."""
     import numpy as np
     from activation_cost import median_seconds
+
     from spatial_ops import _core
 
     rng = np.random.default_rng(0)

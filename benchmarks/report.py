@@ -86,6 +86,7 @@ def machine(data):
     info = data.get("machine_info", {})
     cpu = info.get("cpu", {}).get("brand_raw") or platform.processor()
     import tensorflow as tf  # noqa: PLC0415 (only for the version string)
+
     from spatial_ops import _core  # noqa: PLC0415
     return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, TensorFlow "
             f"{tf.__version__}, spatial_ops CPU build: {_core.active_cpu_isa()}")
@@ -203,8 +204,15 @@ def main():
     if not args.json:
         run_suite(json_path)
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        import accuracy, activation_cost, against_xla, backends, first_touch, peak_memory, xla_step  # noqa: PLC0415, E401
+        import accuracy  # noqa: PLC0415, E401
+        import activation_cost
+        import against_xla
+        import backends
+        import first_touch
+        import peak_memory
+        import xla_step
         from activation_rows import every_activation  # noqa: PLC0415
+
         from spatial_ops import _core  # noqa: PLC0415
         avx2 = "avx2" if "avx2" in _core.supported_cpu_isas() else None  # x86-64 with AVX2 and wider
         memory_path.write_text(peak_memory.table((1024, 256, 256)))

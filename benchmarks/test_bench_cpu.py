@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from activation_rows import every_activation
 
 import spatial_ops
-from activation_rows import every_activation
 
 QUICK = os.environ.get("SPATIAL_OPS_BENCH_QUICK") == "1"
 SIZES = [(8, 3, 3)] if QUICK else [(8, 3, 3), (64, 64, 64), (256, 128, 128), (1024, 256, 256)]

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
 bash scripts/setup.sh
 .venv/bin/pytest tests
-.venv/bin/python -m pip install -q -r requirements-docs.txt
+.venv/bin/python -m pip install -q -r requirements-dev.txt
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
 # No GPU here: scripts/gpu/run_on_gpu.sh's build (the CUDA code compiled, the
 # carried set measured) and suites on the CPU, without TensorFlow, so that a

@@ -11,10 +11,10 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from spatial_ops import _core
-from spatial_ops.activations import resolve
 from helpers.reference_checks import assert_close_at_scale, forward_and_gradients, rounded_to, term_magnitudes
 from helpers.support import ACTIVATIONS, DTYPES, assert_close, draw_operands, numpy_dtype, reference_dtype
+from spatial_ops import _core
+from spatial_ops.activations import resolve
 
 pytestmark = pytest.mark.sanitized
 

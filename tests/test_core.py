@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from spatial_ops import _core
 from helpers.processes import run_python
 from helpers.support import ACTIVATIONS, assert_close, draw_operands
+from spatial_ops import _core
 from spatial_ops.activations import resolve
 
 pytestmark = pytest.mark.sanitized

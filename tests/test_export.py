@@ -8,9 +8,9 @@ One model per test holds a branch for every catalogue activation, the
 reductions, broadcast weights and the seed-compatible classes, so that each
 format is exported and converted once."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
 import spatial_ops

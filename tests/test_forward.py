@@ -6,8 +6,17 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from helpers.support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, REDUCTIONS_4D,
-                             TOLERANCES, assert_close, both, draw_operands)
+from helpers.support import (
+    ACTIVATION_IDS,
+    ACTIVATIONS,
+    DTYPES,
+    REDUCTIONS_3D,
+    REDUCTIONS_4D,
+    TOLERANCES,
+    assert_close,
+    both,
+    draw_operands,
+)
 
 pytestmark = pytest.mark.quick
 

@@ -6,8 +6,16 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from helpers.support import (ACTIVATIONS, ACTIVATION_IDS, DTYPES, REDUCTIONS_3D, assert_close,
-                             draw_operands, numpy_dtype, reference_dtype)
+from helpers.support import (
+    ACTIVATION_IDS,
+    ACTIVATIONS,
+    DTYPES,
+    REDUCTIONS_3D,
+    assert_close,
+    draw_operands,
+    numpy_dtype,
+    reference_dtype,
+)
 
 pytestmark = pytest.mark.quick
 

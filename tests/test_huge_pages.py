@@ -13,8 +13,8 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from spatial_ops import _core
 from helpers.support import assert_close
+from spatial_ops import _core
 
 HINT_BYTES = 8 << 20
 HUGE_PAGE = 2 << 20

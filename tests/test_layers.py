@@ -1,8 +1,8 @@
 """SpatialDense as a Keras 3 layer: build, config, training, saving."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
 import spatial_ops

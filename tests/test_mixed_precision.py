@@ -1,9 +1,9 @@
 """Keras mixed precision: float32 variables, the layer computing in the
 policy's half type, gradients and LossScaleOptimizer training."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
 import spatial_ops

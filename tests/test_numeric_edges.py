@@ -15,9 +15,13 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from helpers.reference_checks import (assert_close_at_scale, assert_close_elementwise,
-                                      forward_and_gradients, term_magnitudes)
-from helpers.support import ACTIVATIONS, ACTIVATION_IDS, DTYPES, HALF_DTYPES, draw_operands, numpy_dtype
+from helpers.reference_checks import (
+    assert_close_at_scale,
+    assert_close_elementwise,
+    forward_and_gradients,
+    term_magnitudes,
+)
+from helpers.support import ACTIVATION_IDS, ACTIVATIONS, DTYPES, HALF_DTYPES, draw_operands, numpy_dtype
 
 pytestmark = pytest.mark.sanitized
 

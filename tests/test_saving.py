@@ -2,9 +2,9 @@
 each reloaded in a fresh process that imports only spatial_ops (which
 registers the op library), with identical outputs."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
 import spatial_ops

@@ -2,9 +2,9 @@
 defaults, same shapes, and with the same weights the same values and
 gradients as its plain-TensorFlow math (x * w + b, an activation, a sum)."""
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
 import spatial_ops

@@ -5,7 +5,6 @@ lines where rows have odd lengths. Values and gradients there against the
 reference, in every dtype and every kind of reduction."""
 
 import pytest
-import tensorflow as tf
 
 import spatial_ops
 from helpers.reference_checks import forward_and_gradients

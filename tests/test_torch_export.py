@@ -10,7 +10,6 @@ import pytest
 pytest.importorskip("torch")
 
 from helpers.processes import run_python  # noqa: E402
-
 from spatial_ops.torch import _loader  # noqa: E402
 
 EXPORT = r"""

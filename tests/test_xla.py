@@ -5,15 +5,14 @@ fused kernels where they cannot be lowered."""
 
 import warnings
 
+import keras
 import numpy as np
 import pytest
-import keras
 import tensorflow as tf
 
 import spatial_ops
 from helpers.processes import run_python
 from helpers.support import assert_close, draw_operands
-
 
 # Where the library lowers the op to XLA custom calls (TensorFlow releases
 # whose headers allow it, on the CPU), jit-compiled code runs the same

@@ -59,7 +59,8 @@ def parse_args(argv=None):
                         help="comma-separated BxHxW (x is (B, H, W); 256x128x128 float32 is 16 MiB, "
                              "1024x256x256 256 MiB)")
     parser.add_argument("--activations", default="relu,gelu", help="comma-separated, of relu and gelu")
-    parser.add_argument("--reduce", default="none,-1", help="comma-separated: none (elementwise) and/or -1 (sum over W)")
+    parser.add_argument("--reduce", default="none,-1",
+                        help="comma-separated: none (elementwise) and/or -1 (sum over W)")
     parser.add_argument("--dtype", default="float32", choices=sorted(TOLERANCES))
     parser.add_argument("--repeat", type=int, default=15, help="timed samples per measurement (median)")
     parser.add_argument("--calls", type=int, default=10, help="back-to-back calls per timed sample")
@@ -265,8 +266,7 @@ def measure(fw, args):
                         if name in FUSED and not error <= tol:
                             failures.append(f"{config['size']} {activation} reduce={config['reduce']} {name} "
                                             f"{pass_}: relative error {error:.2e} > {tol}")
-                del case, destination
-                if fw.device == "cuda":
+                if fw.device == "cuda":  # the next case allocates afresh
                     fw.torch.cuda.empty_cache()
     for row in rows:
         peer = next((r for r in rows if r["implementation"] == COMPILER_OF.get(row["implementation"])

@@ -9,8 +9,8 @@ load_op_library(), which spatial_ops' import calls when TensorFlow is the
 Keras backend in use, so that the ops are registered for tf.saved_model.load
 and a broken build is reported at import."""
 
-from ._loader import LIBRARY
 from . import reference
+from ._loader import LIBRARY
 from ._xla import in_xla_context
 from .ops import runs_fused_in_xla, spatial_dense
 

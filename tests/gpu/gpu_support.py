@@ -12,7 +12,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the helpers package
 from helpers import activation_catalogue, criteria  # noqa: E402
 
-
 TOLERANCES = criteria.TOLERANCES
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 

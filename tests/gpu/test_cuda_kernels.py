@@ -10,9 +10,9 @@ import os
 
 import numpy as np
 import pytest
+from gpu_support import BY_ID, CASES, DTYPES, assert_close, draw_operands
 
 from helpers import numpy_reference
-from gpu_support import BY_ID, CASES, DTYPES, assert_close, draw_operands
 
 # Under compute-sanitizer (scripts/gpu/run_on_gpu.sh) every launch is slow:
 # there, the activation matrix runs for a sample of the activations only.

@@ -8,9 +8,9 @@ tests/test_activation_catalogue.py.)"""
 
 import numpy as np
 import pytest
+from gpu_support import CASES, assert_close, draw_operands
 
 from helpers import numpy_reference
-from gpu_support import CASES, assert_close, draw_operands
 
 try:
     import tensorflow as tf

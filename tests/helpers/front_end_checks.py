@@ -12,8 +12,15 @@ import pytest
 
 import spatial_ops
 from helpers import numpy_reference
-from helpers.cases import (ACTIVATION_IDS, ACTIVATIONS, DTYPE_NAMES, REDUCTIONS_3D, REDUCTIONS_4D, draw_operands,
-                           numpy_dtype)
+from helpers.cases import (
+    ACTIVATION_IDS,
+    ACTIVATIONS,
+    DTYPE_NAMES,
+    REDUCTIONS_3D,
+    REDUCTIONS_4D,
+    draw_operands,
+    numpy_dtype,
+)
 from helpers.criteria import assert_close
 
 # The TensorFlow op is the bitwise yardstick where TensorFlow is installed;

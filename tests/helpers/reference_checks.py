@@ -8,8 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 import spatial_ops
-from spatial_ops.activations import resolve
 from helpers.support import HALF_DTYPES, TOLERANCES
+from spatial_ops.activations import resolve
 
 
 def rounded_to(dtype, expected):
