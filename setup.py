@@ -109,18 +109,27 @@ def find_in_target(framework, variable, describe, install, builds):
         return None
     found = describe()
     if found is None and wanted == "1":
-        sys.exit(f"{variable}=1, but no {framework} was found in the environment being installed into. "
-                 f"Install it first ({install}), or set SPATIAL_OPS_TF_PYTHON to the interpreter that has it.")
+        sys.exit(
+            f"{variable}=1, but no {framework} was found in the environment being installed into. "
+            f"Install it first ({install}), or set SPATIAL_OPS_TF_PYTHON to the interpreter that has it."
+        )
     if found is None:
-        print(f"spatial_ops: no {framework} in the target environment; building without {builds} "
-              f"(install {framework}, then reinstall spatial_ops, to add it)")
+        print(
+            f"spatial_ops: no {framework} in the target environment; building without {builds} "
+            f"(install {framework}, then reinstall spatial_ops, to add it)"
+        )
     return found
 
 
 def target_tensorflow():
     """The TensorFlow to build the op library against, or None for none."""
-    tensorflow = find_in_target("TensorFlow", "SPATIAL_OPS_WITH_TF", describe_tensorflow,
-                                "pip install tensorflow-cpu==2.21.0", "the TensorFlow op library")
+    tensorflow = find_in_target(
+        "TensorFlow",
+        "SPATIAL_OPS_WITH_TF",
+        describe_tensorflow,
+        "pip install tensorflow-cpu==2.21.0",
+        "the TensorFlow op library",
+    )
     if tensorflow is not None:
         check_supported(tensorflow)
     return tensorflow
@@ -137,8 +146,13 @@ print(json.dumps({"version": jax.__version__, "ffi_include_dir": jax.ffi.include
 
 def target_jax():
     """The target environment's JAX to build the handler library for, or None."""
-    return find_in_target("JAX", "SPATIAL_OPS_WITH_JAX", lambda: ask_target(_DESCRIBE_JAX),
-                          "pip install 'jax[cpu]'", "the JAX handler library")
+    return find_in_target(
+        "JAX",
+        "SPATIAL_OPS_WITH_JAX",
+        lambda: ask_target(_DESCRIBE_JAX),
+        "pip install 'jax[cpu]'",
+        "the JAX handler library",
+    )
 
 
 JAX = target_jax()
@@ -155,8 +169,13 @@ print(json.dumps({"version": torch.__version__, "include_dirs": cpp_extension.in
 
 def target_torch():
     """The target environment's PyTorch to build the operator library for, or None."""
-    return find_in_target("PyTorch", "SPATIAL_OPS_WITH_TORCH", lambda: ask_target(_DESCRIBE_TORCH),
-                          "pip install torch", "the PyTorch operator library")
+    return find_in_target(
+        "PyTorch",
+        "SPATIAL_OPS_WITH_TORCH",
+        lambda: ask_target(_DESCRIBE_TORCH),
+        "pip install torch",
+        "the PyTorch operator library",
+    )
 
 
 TORCH = target_torch()
@@ -180,7 +199,9 @@ class CMakeBuild(build_ext):
         # pointing at one that is gone.
         generator = ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"] if ninja else ["-G", "Unix Makefiles"]
         configure = [
-            "cmake", str(ROOT), *generator,
+            "cmake",
+            str(ROOT),
+            *generator,
             f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={package_dir}",
             f"-DPython_EXECUTABLE={sys.executable}",
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
@@ -216,8 +237,11 @@ class CMakeBuild(build_ext):
 
     @staticmethod
     def _write_build_info(package_dir):
-        info = {key: TENSORFLOW[key] for key in ("version", "distribution", "cxx11_abi")} if TENSORFLOW \
+        info = (
+            {key: TENSORFLOW[key] for key in ("version", "distribution", "cxx11_abi")}
+            if TENSORFLOW
             else {"version": None, "distribution": None, "cxx11_abi": None}
+        )
         (package_dir / "_build_info.py").write_text(
             '"""Written by setup.py: the TensorFlow this build of spatial_ops is for\n'
             '(None: built without the TensorFlow op library)."""\n'

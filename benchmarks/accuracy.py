@@ -28,7 +28,7 @@ from spatial_ops.activations import resolve
 
 def _gelu_tanh(x):
     # 0.5 x (1 + tanh(u)) = x sigmoid(2u): no cancellation for negative x.
-    return x * special.expit(2 * np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))
+    return x * special.expit(2 * np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))
 
 
 EXACT = {
@@ -47,7 +47,7 @@ EXACT = {
 
 def grid(step):
     """Every step-th float32 of magnitude in [2^-14, 12], both signs."""
-    low, high = (np.array(v, np.float32).view(np.int32) for v in (2.0 ** -14, 12.0))
+    low, high = (np.array(v, np.float32).view(np.int32) for v in (2.0**-14, 12.0))
     positive = np.arange(low, high, step, dtype=np.int32).view(np.float32)
     return np.concatenate([positive, -positive])
 
@@ -70,9 +70,12 @@ def max_ulps(got, x, exact):
 
 def table(step=7):
     x = grid(step)
-    lines = [f"CPU build {_core.active_cpu_isa()}; x: every {step}th float32 of magnitude 2^-14 to 12 "
-             f"({x.size:,} values); largest error in float32 ulps (at x):\n",
-             "| activation | fused | XLA | TensorFlow |", "|---|---|---|---|"]
+    lines = [
+        f"CPU build {_core.active_cpu_isa()}; x: every {step}th float32 of magnitude 2^-14 to 12 "
+        f"({x.size:,} values); largest error in float32 ulps (at x):\n",
+        "| activation | fused | XLA | TensorFlow |",
+        "|---|---|---|---|",
+    ]
     activations = dict(every_activation())
     for table_row, exact in EXACT.items():
         resolved = resolve(activations[table_row])

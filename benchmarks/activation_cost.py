@@ -43,21 +43,23 @@ def cost(dtype, table_row, params, repeats=15):
     rng = np.random.default_rng(0)
     x, kernel, bias = (rng.normal(size=s).astype(dtype) for s in (SHAPE, SHAPE[1:], SHAPE[1:]))
     y, dy = np.empty_like(x), rng.normal(size=SHAPE).astype(dtype)
-    forward = median_seconds(lambda: _core.forward(x, kernel, bias, table_row, list(params), "none", out=y),
-                             repeats)
+    forward = median_seconds(lambda: _core.forward(x, kernel, bias, table_row, list(params), "none", out=y), repeats)
     # Outputs preallocated, as for the forward: a fresh array per call would
     # time the page faults of its first touch (tens of ns/el on some VMs).
     gradients = (np.empty_like(x), np.empty_like(kernel), np.empty_like(bias))
-    backward = median_seconds(lambda: _core.backward(dy, x, kernel, bias, table_row, list(params), "none",
-                                                     out=gradients), repeats)
+    backward = median_seconds(
+        lambda: _core.backward(dy, x, kernel, bias, table_row, list(params), "none", out=gradients), repeats
+    )
     return forward * 1e9 / x.size, backward * 1e9 / x.size
 
 
 def table(dtypes=(np.float32, tf.bfloat16.as_numpy_dtype, np.float16)):
     """The markdown table: one row per activation, forward and backward per dtype."""
-    lines = [f"CPU build {_core.active_cpu_isa()}, x {SHAPE} per call, one thread, ns per element:\n",
-             "| activation | " + " | ".join(f"{np.dtype(d).name} forward | backward" for d in dtypes) + " |",
-             "|---|" + "---|---|" * len(dtypes)]
+    lines = [
+        f"CPU build {_core.active_cpu_isa()}, x {SHAPE} per call, one thread, ns per element:\n",
+        "| activation | " + " | ".join(f"{np.dtype(d).name} forward | backward" for d in dtypes) + " |",
+        "|---|" + "---|---|" * len(dtypes),
+    ]
     for table_row, params in activations():
         cells = []
         for dtype in dtypes:

@@ -86,8 +86,9 @@ def measure(size, activation_names, rounds):
             for _ in range(rounds):
                 for implementation in IMPLEMENTATIONS:
                     calls[implementation].append(one_call(pass_, implementation, activations[name]))
-            results[name][pass_] = {implementation: tuple(float(np.median(v)) for v in zip(*c))
-                                    for implementation, c in calls.items()}
+            results[name][pass_] = {
+                implementation: tuple(float(np.median(v)) for v in zip(*c)) for implementation, c in calls.items()
+            }
     return results, _core.active_cpu_isa()
 
 
@@ -96,8 +97,17 @@ def run_child(allocator, size, activation_names, rounds, isa):
     if isa:
         env["SPATIAL_OPS_CPU_ISA"] = isa
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_cpu_max_isa={XLA_ISA_NAMES[isa]}".strip()
-    command = [sys.executable, __file__, "--child", "--size", *map(str, size), "--rounds", str(rounds),
-               "--activations", *activation_names]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--size",
+        *map(str, size),
+        "--rounds",
+        str(rounds),
+        "--activations",
+        *activation_names,
+    ]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -109,17 +119,21 @@ def _ms(ms):
 def table(size, activation_names, rounds=7, isa=None, allocators=tuple(ALLOCATORS)):
     measured = {allocator: run_child(allocator, size, activation_names, rounds, isa) for allocator in allocators}
     builds = sorted({build for _, build in measured.values()})
-    lines = [f"x {'x'.join(map(str, size))} float32, CPU build {', '.join(builds)}"
-             f"{f', XLA capped at {XLA_ISA_NAMES[isa]}' if isa else ''}; ms and minor page faults per call, "
-             f"medians of {rounds}:\n",
-             "| allocator | activation | pass | fused ms | XLA ms | vs XLA | fused faults | XLA faults |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"x {'x'.join(map(str, size))} float32, CPU build {', '.join(builds)}"
+        f"{f', XLA capped at {XLA_ISA_NAMES[isa]}' if isa else ''}; ms and minor page faults per call, "
+        f"medians of {rounds}:\n",
+        "| allocator | activation | pass | fused ms | XLA ms | vs XLA | fused faults | XLA faults |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for allocator, (results, _) in measured.items():
         for name in activation_names:
             for pass_ in PASSES:
                 (fused_ms, fused_faults), (xla_ms, xla_faults) = (results[name][pass_][i] for i in IMPLEMENTATIONS)
-                lines.append(f"| {allocator} | {name} | {pass_} | {_ms(fused_ms)} | {_ms(xla_ms)} | "
-                             f"{xla_ms / fused_ms:.2f}x | {fused_faults:.0f} | {xla_faults:.0f} |")
+                lines.append(
+                    f"| {allocator} | {name} | {pass_} | {_ms(fused_ms)} | {_ms(xla_ms)} | "
+                    f"{xla_ms / fused_ms:.2f}x | {fused_faults:.0f} | {xla_faults:.0f} |"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -66,8 +66,7 @@ def jax_rows(size):
     import spatial_ops.jax
 
     rng = np.random.default_rng(0)
-    x, kernel, bias, w = (jnp.asarray(rng.normal(size=s).astype(np.float32))
-                          for s in (size, size[1:], size[1:], size))
+    x, kernel, bias, w = (jnp.asarray(rng.normal(size=s).astype(np.float32)) for s in (size, size[1:], size[1:], size))
     finish = jax.block_until_ready
     implementations = {"fused": spatial_ops.jax.spatial_dense, "composite": spatial_ops.composite.spatial_dense}
     rows = {}
@@ -116,7 +115,8 @@ def torch_rows(size):
     for name, op in implementations.items():
         with torch.no_grad():
             rows[(f"{name}, eager", "relu", "µs per call, x 1x4x4")] = overhead_us(
-                lambda: op(*tiny, activation="relu"), finish)
+                lambda: op(*tiny, activation="relu"), finish
+            )
     return rows
 
 
@@ -139,14 +139,20 @@ def model_rows(size=None):
     steps = {}
     for fused in (True, False):
         for jit_compile in (False, True):
-            model = keras.Sequential([
-                keras.Input(MODEL_INPUT),
-                spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal", fused=fused),
-                spatial_ops.SpatialDense(activation="relu", fused=fused),
-                spatial_ops.SpatialDense(reduce_axis=(2, 3), reduction="mean", fused=fused),
-                keras.layers.Dense(10)])
-            model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          jit_compile=jit_compile)
+            model = keras.Sequential(
+                [
+                    keras.Input(MODEL_INPUT),
+                    spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal", fused=fused),
+                    spatial_ops.SpatialDense(activation="relu", fused=fused),
+                    spatial_ops.SpatialDense(reduce_axis=(2, 3), reduction="mean", fused=fused),
+                    keras.layers.Dense(10),
+                ]
+            )
+            model.compile(
+                optimizer="sgd",
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                jit_compile=jit_compile,
+            )
             name = f"{'fused' if fused else 'composite'}, {'jit_compile=True' if jit_compile else 'eager'}"
             steps[name] = lambda model=model: model.train_on_batch(x, labels)
     return {(name, "model", "train_on_batch"): ms for name, ms in medians_ms(steps, lambda result: result).items()}
@@ -160,12 +166,19 @@ def measure_in_child(backend, size, table_name="ROWS"):
     """The rows of one backend (from ROWS, or MODEL_ROWS), measured in a
     process whose Keras runs it."""
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
-    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import backends; "
-            f"rows = backends.{table_name}[sys.argv[2]](tuple(map(int, sys.argv[3:]))); "
-            "print(json.dumps([[*key, value] for key, value in rows.items()]))")
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import backends; "
+        f"rows = backends.{table_name}[sys.argv[2]](tuple(map(int, sys.argv[3:]))); "
+        "print(json.dumps([[*key, value] for key, value in rows.items()]))"
+    )
     # -P: the installed spatial_ops, not a source checkout in the working directory.
-    result = subprocess.run([sys.executable, "-P", "-c", code, os.path.dirname(os.path.abspath(__file__)), backend,
-                             *map(str, size)], env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", code, os.path.dirname(os.path.abspath(__file__)), backend, *map(str, size)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"the {backend} benchmark failed:\n{result.stderr[-3000:]}")
     return {tuple(row[:3]): row[3] for row in json.loads(result.stdout.strip().splitlines()[-1])}
@@ -174,12 +187,15 @@ def measure_in_child(backend, size, table_name="ROWS"):
 def table(size, measured):
     from spatial_ops import _core
 
-    lines = [f"Run on {datetime.date.today()}, CPU build {_core.active_cpu_isa()}, x {'x'.join(map(str, size))} "
-             f"float32, ms (median of {REPEATS}); the last column is the host overhead of one call on a 1x4x4 "
-             "input, in µs:\n",
-             "| backend | implementation | " + " | ".join(f"{a} {p}" for a in ACTIVATIONS
-                                                    for p in ("forward", "training step")) + " | µs per call |",
-             "|---|---|" + "---|" * (2 * len(ACTIVATIONS) + 1)]
+    lines = [
+        f"Run on {datetime.date.today()}, CPU build {_core.active_cpu_isa()}, x {'x'.join(map(str, size))} "
+        f"float32, ms (median of {REPEATS}); the last column is the host overhead of one call on a 1x4x4 "
+        "input, in µs:\n",
+        "| backend | implementation | "
+        + " | ".join(f"{a} {p}" for a in ACTIVATIONS for p in ("forward", "training step"))
+        + " | µs per call |",
+        "|---|---|" + "---|" * (2 * len(ACTIVATIONS) + 1),
+    ]
     for backend, rows in measured.items():
         for implementation in dict.fromkeys(key[0] for key in rows):
             cells = [f"{rows[(implementation, a, p)]:.2f}" for a in ACTIVATIONS for p in ("forward", "training step")]
@@ -190,9 +206,12 @@ def table(size, measured):
 
 
 def model_table(measured):
-    lines = [f"A Keras model (SpatialDense gelu, relu, then mean over the last two axes; Dense(10)), x "
-             f"{MODEL_BATCH}x{'x'.join(map(str, MODEL_INPUT))} float32, ms per train_on_batch (median of {REPEATS}):\n",
-             "| backend | implementation | ms per step |", "|---|---|---|"]
+    lines = [
+        f"A Keras model (SpatialDense gelu, relu, then mean over the last two axes; Dense(10)), x "
+        f"{MODEL_BATCH}x{'x'.join(map(str, MODEL_INPUT))} float32, ms per train_on_batch (median of {REPEATS}):\n",
+        "| backend | implementation | ms per step |",
+        "|---|---|---|",
+    ]
     for backend, rows in measured.items():
         lines += [f"| {backend} | {key[0]} | {ms:.2f} |" for key, ms in rows.items()]
     return "\n".join(lines) + "\n"
@@ -210,8 +229,12 @@ def plot(measured, path):
         implementations = list(dict.fromkeys(key[0] for key in rows))
         width = 0.8 / len(implementations)
         for i, implementation in enumerate(implementations):
-            axis.bar(np.arange(len(passes)) + i * width, [rows[(implementation, *p)] for p in passes], width,
-                     label=implementation)
+            axis.bar(
+                np.arange(len(passes)) + i * width,
+                [rows[(implementation, *p)] for p in passes],
+                width,
+                label=implementation,
+            )
         axis.set_xticks(np.arange(len(passes)) + 0.4 - width / 2, [f"{a}\n{p}" for a, p in passes])
         axis.set_ylabel("ms (lower is better)")
         axis.set_title(f"Keras backend {backend}")

@@ -23,9 +23,13 @@ ACTIVATIONS = ("relu", "gelu", "sigmoid", "silu", "tanh", "elu")
 PARAMS = {"elu": [1.0], "celu": [1.0], "leaky_relu": [0.2]}  # the rest here take none
 DTYPES = ("float32", "float16", "float64")
 # name: (reduction, reduce_begin, reduce_end, backward)
-PASSES = {"forward": ("none", 2, 3, False), "backward": ("none", 2, 3, True),
-          "forward, sum over C": ("sum", 3, 4, False), "forward, sum over R": ("sum", 2, 3, False),
-          "backward, sum over C": ("sum", 3, 4, True)}
+PASSES = {
+    "forward": ("none", 2, 3, False),
+    "backward": ("none", 2, 3, True),
+    "forward, sum over C": ("sum", 3, 4, False),
+    "forward, sum over R": ("sum", 2, 3, False),
+    "backward, sum over C": ("sum", 3, 4, True),
+}
 
 
 def measure(activations):
@@ -46,23 +50,31 @@ def measure(activations):
                 y = _core.forward(x, kernel, bias, activation, params, reduction, reduce_begin=begin, reduce_end=end)
                 dy = dy_full if reduction == "none" else rng.normal(size=y.shape).astype(dtype)
                 if backward:
-                    run = lambda: _core.backward(dy, x, kernel, bias, activation, params, reduction,
-                                                 reduce_begin=begin, reduce_end=end)
+                    run = lambda: _core.backward(
+                        dy, x, kernel, bias, activation, params, reduction, reduce_begin=begin, reduce_end=end
+                    )
                 else:
-                    run = lambda: _core.forward(x, kernel, bias, activation, params, reduction,
-                                                reduce_begin=begin, reduce_end=end)
+                    run = lambda: _core.forward(
+                        x, kernel, bias, activation, params, reduction, reduce_begin=begin, reduce_end=end
+                    )
                 key = f"{dtype} {activation} {name}"
                 timings[key] = median_seconds(run, repeats=1 if QUICK else 21) * 1e9 / x.size
                 outputs = run()
-                digests[key] = hashlib.sha1(b"".join(
-                    a.tobytes() for a in (outputs if isinstance(outputs, tuple) else (outputs,)))).hexdigest()
+                digests[key] = hashlib.sha1(
+                    b"".join(a.tobytes() for a in (outputs if isinstance(outputs, tuple) else (outputs,)))
+                ).hexdigest()
     return timings, digests
 
 
 def run_build(folder, activations):
     env = dict(os.environ, PYTHONPATH=folder, OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, __file__, "--child", "--activations", *activations], env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "--activations", *activations],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

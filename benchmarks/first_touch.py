@@ -62,13 +62,20 @@ def measure(size):
 
 
 def table(size):
-    lines = [f"x {'x'.join(map(str, size))} float32, relu, unreduced; minor page faults and ms per call:\n",
-             "| allocator | pass | first call faults | first call ms | later calls faults | later calls ms |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"x {'x'.join(map(str, size))} float32, relu, unreduced; minor page faults and ms per call:\n",
+        "| allocator | pass | first call faults | first call ms | later calls faults | later calls ms |",
+        "|---|---|---|---|---|---|",
+    ]
     for allocator, extra in ALLOCATORS.items():
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra)
-        out = subprocess.run([sys.executable, __file__, "--child", "--size", *map(str, size)], env=env,
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", "--size", *map(str, size)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         for name, calls in json.loads(out.strip().splitlines()[-1]).items():
             (f0, t0), (f1, t1) = calls["first"], calls["later"]
             lines.append(f"| {allocator} | {name} | {f0:.0f} | {t0:.1f} | {f1:.0f} | {t1:.1f} |")

@@ -76,8 +76,7 @@ def measure(implementation, activation, reduce_axis, size):
     def inputs(size):
         # tf.fill writes in place: no temporaries whose freed memory the step could reuse.
         kernel, bias = (tf.random.normal(size[1:], seed=seed) for seed in (1, 2))
-        return (tf.fill(size, 0.5), kernel, bias,
-                tf.fill(size if reduce_axis is None else size[:-1], 1.0))
+        return (tf.fill(size, 0.5), kernel, bias, tf.fill(size if reduce_axis is None else size[:-1], 1.0))
 
     step(*inputs((2, *size[1:])))  # warm-up: code paths and tracing, on two samples
     operands = inputs(size)
@@ -91,43 +90,56 @@ def measure(implementation, activation, reduce_axis, size):
 
 def _child(implementation, activation, axis, size, env):
     out = subprocess.run(
-        [sys.executable, __file__, "--child", implementation, activation, str(axis),
-         "--size", *map(str, size)], env=env, check=True, capture_output=True, text=True)
+        [sys.executable, __file__, "--child", implementation, activation, str(axis), "--size", *map(str, size)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return float(out.stdout.split()[-1])
 
 
 def table(size):
     """The markdown table, one fresh process per cell, and the calibration."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    lines = [f"Training-step peak memory beyond the inputs, x = {'x'.join(map(str, size))} float32, "
-             "in units of x (y and dx are 2):\n",
-             "| activation | reduce_axis | " + " | ".join(IMPLEMENTATIONS) + " |",
-             "| --- | --- |" + " --- |" * len(IMPLEMENTATIONS)]
+    lines = [
+        f"Training-step peak memory beyond the inputs, x = {'x'.join(map(str, size))} float32, "
+        "in units of x (y and dx are 2):\n",
+        "| activation | reduce_axis | " + " | ".join(IMPLEMENTATIONS) + " |",
+        "| --- | --- |" + " --- |" * len(IMPLEMENTATIONS),
+    ]
     for activation in ACTIVATIONS:
         for axis in REDUCE_AXES:
             cells = [f"{_child(i, activation, axis, size, env):.2f}" for i in IMPLEMENTATIONS]
             lines.append(f"| {activation} | {axis} | " + " | ".join(cells) + " |")
-    lines += [f"\nThe fused step in a tf.function with dy made in the step ({DY_IN_STEP!r}): the peak with "
-              "dy counted (unreduced, y and dy are 2), and beyond the inputs and dy (dy's size taken off: "
-              "the first table's measure, where an unreduced y alone is 1 once dx takes dy's buffer):\n",
-              "| activation | reduce_axis | fused, dy counted | fused, beyond the inputs and dy |",
-              "| --- | --- | --- | --- |"]
+    lines += [
+        f"\nThe fused step in a tf.function with dy made in the step ({DY_IN_STEP!r}): the peak with "
+        "dy counted (unreduced, y and dy are 2), and beyond the inputs and dy (dy's size taken off: "
+        "the first table's measure, where an unreduced y alone is 1 once dx takes dy's buffer):\n",
+        "| activation | reduce_axis | fused, dy counted | fused, beyond the inputs and dy |",
+        "| --- | --- | --- | --- |",
+    ]
     for activation in ACTIVATIONS:
         for axis in REDUCE_AXES:
             peak = _child(DY_IN_STEP, activation, axis, size, env)
             dy_in_x = 1.0 if axis is None else 1.0 / size[axis]  # a reduced dy is y's size
             lines.append(f"| {activation} | {axis} | {peak:.2f} | {peak - dy_in_x:.2f} |")
-    lines += ["\nThe step compiled whole with XLA (`tf.function(jit_compile=True)`), dy an input and y returned, "
-              "beyond the inputs (y and dx are 2):\n",
-              "| activation | reduce_axis | " + " | ".join(XLA_STEPS) + " |", "| --- | --- |" + " --- |" * len(XLA_STEPS)]
+    lines += [
+        "\nThe step compiled whole with XLA (`tf.function(jit_compile=True)`), dy an input and y returned, "
+        "beyond the inputs (y and dx are 2):\n",
+        "| activation | reduce_axis | " + " | ".join(XLA_STEPS) + " |",
+        "| --- | --- |" + " --- |" * len(XLA_STEPS),
+    ]
     for activation in ACTIVATIONS:
         for axis in REDUCE_AXES:
             cells = [f"{_child(i, activation, axis, size, env):.2f}" for i in XLA_STEPS]
             lines.append(f"| {activation} | {axis} | " + " | ".join(cells) + " |")
     calibration = _child("tf.add", "linear", None, size, env)
-    lines.append(f"\nCalibration: the same step of one eager `tf.add(x, kernel)`, which allocates "
-                 f"exactly one x (y; its dx is dy itself), measures {calibration:.2f}: what the "
-                 "process adds beyond the tensors themselves.")
+    lines.append(
+        f"\nCalibration: the same step of one eager `tf.add(x, kernel)`, which allocates "
+        f"exactly one x (y; its dx is dy itself), measures {calibration:.2f}: what the "
+        "process adds beyond the tensors themselves."
+    )
     return "\n".join(lines) + "\n"
 
 

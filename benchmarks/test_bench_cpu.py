@@ -24,8 +24,7 @@ REDUCE_AXES = [None, -1]
 
 
 def composite(x, kernel, bias, activation, reduce_axis):
-    return spatial_ops.reference.spatial_dense(x, kernel, bias, activation=activation,
-                                               reduce_axis=reduce_axis)
+    return spatial_ops.reference.spatial_dense(x, kernel, bias, activation=activation, reduce_axis=reduce_axis)
 
 
 IMPLEMENTATIONS = {
@@ -125,8 +124,7 @@ HALF_SIZE = SIZES[-1]  # also the size every activation runs at, below
 @pytest.mark.parametrize("pass_", ["forward", "training_step"])
 @pytest.mark.parametrize("size", [HALF_SIZE], ids=lambda s: "x".join(map(str, s)))
 def test_fused_half_types(benchmark, size, pass_, activation, reduce_axis, dtype):
-    time_pass(benchmark, spatial_ops.spatial_dense, pass_, *operands(size, getattr(tf, dtype)), activation,
-              reduce_axis)
+    time_pass(benchmark, spatial_ops.spatial_dense, pass_, *operands(size, getattr(tf, dtype)), activation, reduce_axis)
 
 
 # Every fused activation at the largest size, fused only: the targets hold
@@ -139,13 +137,13 @@ EVERY_ACTIVATION = dict(every_activation())
 @pytest.mark.parametrize("pass_", ["forward", "training_step"])
 @pytest.mark.parametrize("size", [HALF_SIZE], ids=lambda s: "x".join(map(str, s)))
 def test_fused_every_activation(benchmark, size, pass_, table_row, reduce_axis):
-    time_pass(benchmark, spatial_ops.spatial_dense, pass_, *operands(size), EVERY_ACTIVATION[table_row],
-              reduce_axis)
+    time_pass(benchmark, spatial_ops.spatial_dense, pass_, *operands(size), EVERY_ACTIVATION[table_row], reduce_axis)
 
 
 def test_peak_memory_script_runs():
     """benchmarks/peak_memory.py end to end at a tiny size (it measures, never judges)."""
     import peak_memory
+
     table = peak_memory.table((8, 3, 3))
     assert table.count("\n| relu | None |") == 3  # the peers', the dy-in-step and the XLA-step tables
 
@@ -153,6 +151,7 @@ def test_peak_memory_script_runs():
 def test_compare_builds_script_runs(capsys, monkeypatch):
     """benchmarks/compare_builds.py end to end, the installed build against itself."""
     import compare_builds
+
     package_parent = str(Path(spatial_ops.__file__).parents[1])
     monkeypatch.setattr(sys, "argv", ["compare_builds.py", package_parent, package_parent, "--rounds", "1"])
     compare_builds.main()
@@ -162,6 +161,7 @@ def test_compare_builds_script_runs(capsys, monkeypatch):
 def test_first_touch_script_runs():
     """benchmarks/first_touch.py end to end at a tiny size (it measures, never judges)."""
     import first_touch
+
     table = first_touch.table((8, 3, 3))
     assert table.count("| forward |") == len(first_touch.ALLOCATORS)
 
@@ -169,6 +169,7 @@ def test_first_touch_script_runs():
 def test_xla_step_script_runs():
     """benchmarks/xla_step.py end to end at a tiny size (it measures, never judges)."""
     import xla_step
+
     table = xla_step.table((4, 6, 5))
     assert "| fused, XLA |" in table and "fused=False" in table
 
@@ -176,6 +177,7 @@ def test_xla_step_script_runs():
 def test_backends_script_runs(tmp_path):
     """benchmarks/backends.py on JAX and PyTorch at a tiny size, plot included (it measures, never judges)."""
     import backends
+
     measured = {backend: backends.measure_in_child(backend, (4, 6, 5)) for backend in backends.ROWS}
     table = backends.table((4, 6, 5), measured)
     assert "| jax | fused, jax.jit |" in table and "| torch | composite, torch.compile |" in table
@@ -188,9 +190,11 @@ def test_backends_script_runs(tmp_path):
 def test_activation_cost_script_runs():
     """benchmarks/activation_cost.py on every fused row, one call each (it measures, never judges)."""
     import activation_cost
+
     rows = activation_cost.activations()
     assert sorted(table_row for table_row, _ in rows) == sorted(
-        n.strip() for n in spatial_ops._core.activation_names().split(","))
+        n.strip() for n in spatial_ops._core.activation_names().split(",")
+    )
     for table_row, params in rows:
         forward, backward = activation_cost.cost(np.float32, table_row, params, repeats=1)
         assert forward > 0 and backward > 0
@@ -199,6 +203,7 @@ def test_activation_cost_script_runs():
 def test_against_xla_script_runs():
     """benchmarks/against_xla.py end to end at a tiny size, one allocator (it measures, never judges)."""
     import against_xla
+
     table = against_xla.table((4, 6, 5), ["relu", "gelu"], rounds=1, allocators=("BFC",))
     assert table.count("| BFC |") == 2 * len(against_xla.PASSES)
 
@@ -206,6 +211,7 @@ def test_against_xla_script_runs():
 def test_accuracy_script_runs():
     """benchmarks/accuracy.py end to end on a coarse grid: a row per activation, three finite errors each."""
     import accuracy
+
     table = accuracy.table(step=400_009)
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| activation")]
     assert [row.split(" | ")[0][2:] for row in rows] == list(accuracy.EXACT)

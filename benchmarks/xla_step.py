@@ -48,6 +48,7 @@ def step_rows(size, activation):
                 tape.watch([x, kernel, bias])
                 loss = tf.reduce_sum(implementation(x, kernel, bias, activation=activation) * w)
             return tape.gradient(loss, [x, kernel, bias])
+
         return run
 
     steps = {
@@ -70,13 +71,15 @@ def model_rows(size):
     models = {}
     for fused in ("auto", False):
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([
-            keras.Input((height, width, 1)),
-            keras.layers.Conv2D(8, 3, padding="same"),
-            spatial_ops.SpatialDense(activation="gelu", fused=fused),
-            keras.layers.Flatten(),
-            keras.layers.Dense(1),
-        ])
+        model = keras.Sequential(
+            [
+                keras.Input((height, width, 1)),
+                keras.layers.Conv2D(8, 3, padding="same"),
+                spatial_ops.SpatialDense(activation="gelu", fused=fused),
+                keras.layers.Flatten(),
+                keras.layers.Dense(1),
+            ]
+        )
         model.compile(keras.optimizers.SGD(0.01), "mse", jit_compile=True)
         models[f"Keras model, jit_compile=True, fused={fused!r}"] = model
     data = (keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y))
@@ -96,18 +99,31 @@ def table(size):
     import spatial_ops
 
     lowered = spatial_ops.tensorflow.runs_fused_in_xla()
-    lines = [f"x {'x'.join(map(str, size))} float32, ms per training step (median of {REPEATS}); the op "
-             + ("compiles as a custom call of its kernels" if lowered
-                else "does not lower to XLA in this build: 'fused, XLA' runs the composite") + ":\n",
-             "| step | relu | gelu |", "|---|---|---|"]
+    lines = [
+        f"x {'x'.join(map(str, size))} float32, ms per training step (median of {REPEATS}); the op "
+        + (
+            "compiles as a custom call of its kernels"
+            if lowered
+            else "does not lower to XLA in this build: 'fused, XLA' runs the composite"
+        )
+        + ":\n",
+        "| step | relu | gelu |",
+        "|---|---|---|",
+    ]
     by_activation = {activation: step_rows(size, activation) for activation in ("relu", "gelu")}
     for name in by_activation["relu"]:
         lines.append(f"| {name} | {by_activation['relu'][name]:.2f} | {by_activation['gelu'][name]:.2f} |")
-    lines += ["", f"Keras model (Conv2D 8x3x3 -> SpatialDense(gelu) -> Dense), batch {size[0]} of "
-                  f"{size[1]}x{size[2]}x1, ms per train_on_batch (median, fastest and slowest of {REPEATS}):\n",
-              "| model | ms | fastest | slowest |", "|---|---|---|---|"]
-    lines += [f"| {name} | {ms:.2f} | {fastest:.2f} | {slowest:.2f} |"
-              for name, (ms, fastest, slowest) in model_rows(size).items()]
+    lines += [
+        "",
+        f"Keras model (Conv2D 8x3x3 -> SpatialDense(gelu) -> Dense), batch {size[0]} of "
+        f"{size[1]}x{size[2]}x1, ms per train_on_batch (median, fastest and slowest of {REPEATS}):\n",
+        "| model | ms | fastest | slowest |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {ms:.2f} | {fastest:.2f} | {slowest:.2f} |"
+        for name, (ms, fastest, slowest) in model_rows(size).items()
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -49,6 +49,7 @@ def fit_with_a_custom_loop(model, dataset, strategy):
             gradients = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables))  # all-reduced sum
             return loss
+
         return strategy.reduce("SUM", strategy.run(replica_step, args=(x, y)), axis=None)
 
     distributed = strategy.experimental_distribute_dataset(dataset)
@@ -62,16 +63,20 @@ elif mode == "mirrored":
 else:
     strategy = tf.distribute.MultiWorkerMirroredStrategy(
         communication_options=tf.distribute.experimental.CommunicationOptions(
-            implementation=tf.distribute.experimental.CommunicationImplementation.RING))
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING
+        )
+    )
 
 data = np.load(data_path)
 with strategy.scope():
-    model = keras.Sequential([
-        keras.Input(data["x"].shape[1:]),
-        spatial_ops.SpatialDense(activation="gelu"),
-        spatial_ops.SpatialDense(activation="tanh", reduce_axis=-1, reduction="mean"),
-        keras.layers.Dense(1),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(data["x"].shape[1:]),
+            spatial_ops.SpatialDense(activation="gelu"),
+            spatial_ops.SpatialDense(activation="tanh", reduce_axis=-1, reduction="mean"),
+            keras.layers.Dense(1),
+        ]
+    )
     model.set_weights([data[f"w{i}"] for i in range(len(model.weights))])
     model.compile(keras.optimizers.SGD(0.1), "mse")
 

@@ -39,27 +39,33 @@ def build_model(fused):
     """Per-pixel features, a per-location weight/bias/gelu on every feature,
     then a learned per-location spatial average, then a classifier."""
     keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((8, 8)),
-        keras.layers.Reshape((8, 8, 1)),
-        keras.layers.Dense(32),
-        spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal", fused=fused),
-        spatial_ops.SpatialDense(reduce_axis=(1, 2), reduction="mean", fused=fused),
-        keras.layers.Dense(10),
-    ], name="fused" if fused else "reference")
+    return keras.Sequential(
+        [
+            keras.Input((8, 8)),
+            keras.layers.Reshape((8, 8, 1)),
+            keras.layers.Dense(32),
+            spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal", fused=fused),
+            spatial_ops.SpatialDense(reduce_axis=(1, 2), reduction="mean", fused=fused),
+            keras.layers.Dense(10),
+        ],
+        name="fused" if fused else "reference",
+    )
 
 
 def main():
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)
     x_train, x_test, y_train, y_test = train_test_split(
-        x, digits.target, test_size=0.25, random_state=0, stratify=digits.target)
+        x, digits.target, test_size=0.25, random_state=0, stratify=digits.target
+    )
     results = {}
     for fused in (True, False):
         model = build_model(fused)
-        model.compile(optimizer=keras.optimizers.Adam(0.01),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
         if fused:
             model.summary()
         print(f"\nTraining with {'fused spatial_ops' if fused else 'TensorFlow composite'} layers")

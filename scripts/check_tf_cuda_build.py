@@ -27,7 +27,9 @@ def main():
     _, features = _loader._read_stamp(library)
     print(f"TensorFlow {tf.__version__}, build {dict(tf.sysconfig.get_build_info())}")
     print(f"{library.name}: features {sorted(features)}")
-    problems += [f"the stamp lacks {name}" for name in ("gpu_kernels", "xla_gpu", "xla_lowering") if name not in features]
+    problems += [
+        f"the stamp lacks {name}" for name in ("gpu_kernels", "xla_gpu", "xla_lowering") if name not in features
+    ]
 
     # XLA turns its op registrations into JIT kernels at the first compilation.
     tf.function(lambda v: v + 1, jit_compile=True)(tf.constant(1.0))

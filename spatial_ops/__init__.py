@@ -36,6 +36,7 @@ if _LEGACY_KERAS or keras.backend.backend() == "tensorflow":
     # spatial_ops`) and reports a missing or mismatched build now.
     _tensorflow_front_end.load_op_library()
     from . import reference
+
     spatial_dense = _tensorflow_front_end.spatial_dense
 
 

@@ -35,5 +35,6 @@ def plan(resolved, axes, reduction, static_dims):
     if not axes:
         return FusedCall(resolved.table_row, resolved.params, "none", 2, 3, None, ())
     begin, end = run = _shapes.fused_reduce_run(axes, static_dims)
-    return FusedCall(resolved.table_row, resolved.params, reduction, begin, end, None,
-                     _shapes.axes_left_after(axes, run))
+    return FusedCall(
+        resolved.table_row, resolved.params, reduction, begin, end, None, _shapes.axes_left_after(axes, run)
+    )

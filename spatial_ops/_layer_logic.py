@@ -51,11 +51,23 @@ class SpatialDenseLogic:
     _front_end = None
     _jit_allowed = True  # supports_jit's setting; Keras' Layer sets it too
 
-    def __init__(self, activation=None, use_bias=True, reduce_axis=None, reduction="sum",
-                 kernel_initializer="ones", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, weight_shape=None, fused="auto",
-                 **kwargs):
+    def __init__(
+        self,
+        activation=None,
+        use_bias=True,
+        reduce_axis=None,
+        reduction="sum",
+        kernel_initializer="ones",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        weight_shape=None,
+        fused="auto",
+        **kwargs,
+    ):
         if fused is not False and not exporting.tracing_portable():
             self._front_end()  # refuse a framework without a front-end now, not at the first call
         flavour = self._keras
@@ -105,27 +117,54 @@ class SpatialDenseLogic:
         shape = self.weight_shape if self.weight_shape is not None else spatial
         _shapes.check_broadcastable(shape, spatial, "weight_shape")
         self.kernel = self.add_weight(
-            name="kernel", shape=shape, initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = self.add_weight(
-            name="bias", shape=shape, initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer, constraint=self.bias_constraint,
-        ) if self.use_bias else None
+            name="kernel",
+            shape=shape,
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.bias = (
+            self.add_weight(
+                name="bias",
+                shape=shape,
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+            if self.use_bias
+            else None
+        )
 
     def call(self, inputs):
         if self.fused is False or exporting.tracing_portable():
-            return composite.spatial_dense(inputs, self.kernel, self.bias, activation=self.activation,
-                                           reduce_axis=self.reduce_axis, reduction=self.reduction)
+            return composite.spatial_dense(
+                inputs,
+                self.kernel,
+                self.bias,
+                activation=self.activation,
+                reduce_axis=self.reduce_axis,
+                reduction=self.reduction,
+            )
         front_end = self._front_end()
-        if (self.fused is True and hasattr(front_end, "in_xla_context") and front_end.in_xla_context()
-                and not front_end.runs_fused_in_xla()):
+        if (
+            self.fused is True
+            and hasattr(front_end, "in_xla_context")
+            and front_end.in_xla_context()
+            and not front_end.runs_fused_in_xla()
+        ):
             raise ValueError(
                 f"SpatialDense {self.name!r} has fused=True, but it is being compiled with XLA "
                 "(jit_compile=True), which cannot compile the fused custom op. Use "
                 'fused="auto" to run the composite math under XLA, or compile without XLA.'
             )
-        return front_end.spatial_dense(inputs, self.kernel, self.bias, activation=self.activation,
-                                       reduce_axis=self.reduce_axis, reduction=self.reduction)
+        return front_end.spatial_dense(
+            inputs,
+            self.kernel,
+            self.bias,
+            activation=self.activation,
+            reduce_axis=self.reduce_axis,
+            reduction=self.reduction,
+        )
 
     def compute_mask(self, inputs, mask=None):
         return mask if self.reduce_axis is None else None

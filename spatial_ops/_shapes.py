@@ -84,7 +84,7 @@ def fused_reduce_run(axes, static_dims):
     # Dynamo) follow it whatever the sizes are.
     best, best_size = None, -1
     for run in runs:
-        sizes = static_dims[run[0]:run[1]]
+        sizes = static_dims[run[0] : run[1]]
         size = math.inf if None in sizes else math.prod(sizes)
         if size >= best_size:
             best, best_size = run, size

@@ -25,6 +25,7 @@ def _gelu_with_erf(z):
 def _celu_with_exp(alpha):
     def celu(z):
         return ops.maximum(z, 0.0) + alpha * (ops.exp(ops.minimum(z, 0.0) / alpha) - 1.0)
+
     return celu
 
 

@@ -17,8 +17,9 @@ class _SeedCompatible(SpatialDense):
     """Common behaviour of the three compatible classes."""
 
     def __init__(self, height, width, **kwargs):
-        super().__init__(kernel_initializer="random_normal", bias_initializer="zeros",
-                         weight_shape=(height, width), **kwargs)
+        super().__init__(
+            kernel_initializer="random_normal", bias_initializer="zeros", weight_shape=(height, width), **kwargs
+        )
         self.height = height
         self.width = width
         self.build((None, height, width))
@@ -39,9 +40,7 @@ class _SeedCompatible(SpatialDense):
 
     def call(self, inputs):
         if len(inputs.shape) != 3:
-            raise ValueError(
-                f"Input tensor must be 3D (batch_size, height, width), got shape {inputs.shape}"
-            )
+            raise ValueError(f"Input tensor must be 3D (batch_size, height, width), got shape {inputs.shape}")
         return super().call(inputs)
 
     def get_config(self):

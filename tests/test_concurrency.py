@@ -31,8 +31,11 @@ def check_one_call(rng, traced):
     x_shape, weight_shape = SHAPES[rng.integers(len(SHAPES))]
     case = ACTIVATIONS[rng.integers(len(ACTIVATIONS))]
     dtype = DTYPES[rng.integers(len(DTYPES))]
-    options = dict(activation=case.activation, reduce_axis=[None, -1, (1, 2)][rng.integers(3)],
-                   reduction=["sum", "mean"][rng.integers(2)])
+    options = dict(
+        activation=case.activation,
+        reduce_axis=[None, -1, (1, 2)][rng.integers(3)],
+        reduction=["sum", "mean"][rng.integers(2)],
+    )
     x, kernel, bias = draw_operands(rng, x_shape, weight_shape, dtype, case.kinks)
     y_shape = spatial_ops.reference.spatial_dense(x[:0], kernel, bias, **options).shape[1:]
     dy = rng.normal(size=(x_shape[0], *y_shape)).astype(numpy_dtype(dtype))
@@ -97,8 +100,9 @@ def test_tf_data_maps_the_op_and_its_gradient_in_parallel(rng):
     for index, *results in dataset.prefetch(tf.data.AUTOTUNE):
         i = int(index)
         seen.add(i)
-        expected, expected_grads = forward_and_gradients(spatial_ops.reference.spatial_dense, xs[i], kernel,
-                                                         bias, dys[i], **options)
+        expected, expected_grads = forward_and_gradients(
+            spatial_ops.reference.spatial_dense, xs[i], kernel, bias, dys[i], **options
+        )
         magnitudes = term_magnitudes(xs[i], kernel, bias, dys[i], **options)
         for name, got, want in zip(("y", "dx", "dkernel", "dbias"), results, (expected, *expected_grads)):
             assert_close_at_scale(got, want, tf.float32, magnitudes[name], what=f"{name} of element {i}")
@@ -109,12 +113,16 @@ def test_tf_data_batches_mapped_in_parallel(rng):
     count, batch, spatial = 64, 8, (9, 5)
     xs, kernel, bias = draw_operands(rng, (count * batch, *spatial), spatial, tf.float64)
     dataset = tf.data.Dataset.from_tensor_slices(xs).batch(batch)
-    dataset = dataset.map(lambda x: spatial_ops.spatial_dense(x, kernel, bias, activation="softplus",
-                                                              reduce_axis=(1, 2), reduction="mean"),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(
+        lambda x: spatial_ops.spatial_dense(
+            x, kernel, bias, activation="softplus", reduce_axis=(1, 2), reduction="mean"
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     outputs = np.concatenate([y.numpy() for y in dataset])
-    expected = spatial_ops.reference.spatial_dense(xs, kernel, bias, activation="softplus", reduce_axis=(1, 2),
-                                                   reduction="mean")
+    expected = spatial_ops.reference.spatial_dense(
+        xs, kernel, bias, activation="softplus", reduce_axis=(1, 2), reduction="mean"
+    )
     assert outputs.shape == (count * batch,)
     assert_close(outputs, expected, tf.float64)
 

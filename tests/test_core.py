@@ -24,8 +24,14 @@ def test_forward_and_backward_match_the_op(rng, case, reduction, dtype):
     act = resolve(case.activation)
     y = _core.forward(x, kernel, bias, act.table_row, list(act.params), reduction)
     reduce_axis = None if reduction == "none" else 2
-    expected = spatial_ops.spatial_dense(x, kernel, bias, activation=case.activation, reduce_axis=reduce_axis,
-                                         reduction="sum" if reduction == "none" else reduction)
+    expected = spatial_ops.spatial_dense(
+        x,
+        kernel,
+        bias,
+        activation=case.activation,
+        reduce_axis=reduce_axis,
+        reduction="sum" if reduction == "none" else reduction,
+    )
     assert y.dtype == x.dtype
     np.testing.assert_array_equal(np.asarray(y, np.float64), tf.cast(expected, tf.float64).numpy())
 
@@ -34,8 +40,12 @@ def test_forward_and_backward_match_the_op(rng, case, reduction, dtype):
     operands = [tf.constant(a) for a in (x, kernel, bias)]
     with tf.GradientTape() as tape:
         tape.watch(operands)
-        out = spatial_ops.spatial_dense(*operands, activation=case.activation, reduce_axis=reduce_axis,
-                                        reduction="sum" if reduction == "none" else reduction)
+        out = spatial_ops.spatial_dense(
+            *operands,
+            activation=case.activation,
+            reduce_axis=reduce_axis,
+            reduction="sum" if reduction == "none" else reduction,
+        )
     for got, want in zip((dx, dkernel, dbias), tape.gradient(out, operands, tf.constant(dy))):
         assert_close(np.asarray(got, np.float64), want, dtype)
 
@@ -68,16 +78,22 @@ def test_non_contiguous_input_is_accepted(rng):
     np.testing.assert_allclose(_core.forward(x, kernel), x * kernel)
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda: _core.forward(np.zeros((2,)), np.zeros((3,))), r"rank >= 2.*x \[2\]"),
-    (lambda: _core.forward(np.zeros((2, 3)), np.zeros((3,)), reduction="sum"),
-     r"\[reduce_begin, reduce_end\) = \[2, 3\) must satisfy .* rank 2 of x \[2, 3\]"),
-    (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3), np.float32)), r"mixed dtypes"),
-    (lambda: _core.forward(np.zeros((2, 1, 1, 3), np.int32), np.zeros((1, 1, 3), np.int32)), r"int32"),
-    (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3)), activation="elu"), r"1 parameter"),
-    (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3)), reduction="max"), r"reduction"),
-    (lambda: _core.backward(np.zeros((2, 1, 3)), np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3))), r"dy"),
-], ids=range(7))
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: _core.forward(np.zeros((2,)), np.zeros((3,))), r"rank >= 2.*x \[2\]"),
+        (
+            lambda: _core.forward(np.zeros((2, 3)), np.zeros((3,)), reduction="sum"),
+            r"\[reduce_begin, reduce_end\) = \[2, 3\) must satisfy .* rank 2 of x \[2, 3\]",
+        ),
+        (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3), np.float32)), r"mixed dtypes"),
+        (lambda: _core.forward(np.zeros((2, 1, 1, 3), np.int32), np.zeros((1, 1, 3), np.int32)), r"int32"),
+        (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3)), activation="elu"), r"1 parameter"),
+        (lambda: _core.forward(np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3)), reduction="max"), r"reduction"),
+        (lambda: _core.backward(np.zeros((2, 1, 3)), np.zeros((2, 1, 1, 3)), np.zeros((1, 1, 3))), r"dy"),
+    ],
+    ids=range(7),
+)
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -119,10 +135,14 @@ def _linear_forward_in_build(isa, directory, x, kernel, bias):
     """_core.forward (linear) in a fresh process that runs the given CPU build."""
     operands, result = directory / f"operands_{isa}.npz", directory / f"y_{isa}.npy"
     np.savez(operands, x=x.view(np.uint16), kernel=kernel.view(np.uint16), bias=bias.view(np.uint16))
-    run_python("import sys, ml_dtypes, numpy as np; from spatial_ops import _core\n"
-               "dtype = np.dtype(sys.argv[3])  # ml_dtypes registers bfloat16 with NumPy\n"
-               "a = np.load(sys.argv[1])\n"
-               "np.save(sys.argv[2], _core.forward(*(a[k].view(dtype) for k in ('x', 'kernel', 'bias'))).view(np.uint16))",
-               operands, result, x.dtype.name,
-               env=dict(os.environ, SPATIAL_OPS_CPU_ISA=isa, TF_CPP_MIN_LOG_LEVEL="3"))
+    run_python(
+        "import sys, ml_dtypes, numpy as np; from spatial_ops import _core\n"
+        "dtype = np.dtype(sys.argv[3])  # ml_dtypes registers bfloat16 with NumPy\n"
+        "a = np.load(sys.argv[1])\n"
+        "np.save(sys.argv[2], _core.forward(*(a[k].view(dtype) for k in ('x', 'kernel', 'bias'))).view(np.uint16))",
+        operands,
+        result,
+        x.dtype.name,
+        env=dict(os.environ, SPATIAL_OPS_CPU_ISA=isa, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     return np.load(result).view(x.dtype)

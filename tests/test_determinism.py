@@ -23,8 +23,7 @@ def test_repeated_calls_are_bitwise_identical(rng):
     def grads():
         with tf.GradientTape() as tape:
             tape.watch([x, kernel, bias])
-            loss = tf.reduce_sum(spatial_ops.spatial_dense(x, kernel, bias, activation="mish",
-                                                           reduce_axis=-1) ** 2)
+            loss = tf.reduce_sum(spatial_ops.spatial_dense(x, kernel, bias, activation="mish", reduce_axis=-1) ** 2)
         return [g.numpy() for g in tape.gradient(loss, [x, kernel, bias])]
 
     first = grads()
@@ -36,8 +35,9 @@ def test_repeated_calls_are_bitwise_identical(rng):
 def test_one_and_two_intra_op_threads_agree_bitwise():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     digests = [
-        subprocess.run([sys.executable, str(PROBE), str(threads)], env=env, check=True,
-                       capture_output=True, text=True, timeout=300).stdout.split()[-1]
+        subprocess.run(
+            [sys.executable, str(PROBE), str(threads)], env=env, check=True, capture_output=True, text=True, timeout=300
+        ).stdout.split()[-1]
         for threads in (1, 2, 2)
     ]
     assert len(set(digests)) == 1, digests
@@ -53,8 +53,9 @@ def test_the_fma_builds_give_the_same_bits():
     digests = {}
     for isa in fma_builds:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", SPATIAL_OPS_CPU_ISA=isa)
-        digests[isa] = subprocess.run([sys.executable, str(PROBE), "2"], env=env, check=True,
-                                      capture_output=True, text=True, timeout=300).stdout.split()[-1]
+        digests[isa] = subprocess.run(
+            [sys.executable, str(PROBE), "2"], env=env, check=True, capture_output=True, text=True, timeout=300
+        ).stdout.split()[-1]
     assert len(set(digests.values())) == 1, digests
 
 
@@ -74,8 +75,9 @@ def test_outputs_in_their_inputs_buffers_give_the_same_bits(rng, dtype, batch):
 
         dx, dkernel, dbias = _core.backward(dy, x, kernel, bias, activation)
         dx_in_dy = dy.copy()
-        _, dkernel_2, dbias_2 = _core.backward(dx_in_dy, x, kernel, bias, activation,
-                                               out=(dx_in_dy, np.empty_like(kernel), np.empty_like(bias)))
+        _, dkernel_2, dbias_2 = _core.backward(
+            dx_in_dy, x, kernel, bias, activation, out=(dx_in_dy, np.empty_like(kernel), np.empty_like(bias))
+        )
         for got, want in ((dx_in_dy, dx), (dkernel_2, dkernel), (dbias_2, dbias)):
             np.testing.assert_array_equal(got, want)
 

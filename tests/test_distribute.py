@@ -71,12 +71,25 @@ def test_multi_worker_mirrored_strategy_with_two_processes(training_data, tmp_pa
     workers = []
     try:
         for index in range(2):
-            env = dict(os.environ, TF_CONFIG=json.dumps(
-                {"cluster": cluster, "task": {"type": "worker", "index": index}}))
-            workers.append(subprocess.Popen(
-                [sys.executable, str(SCRIPT), "multi_worker", str(training_data),
-                 str(tmp_path / f"worker{index}.npz")],
-                env=env, cwd=SCRIPT.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            env = dict(
+                os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            )
+            workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(SCRIPT),
+                        "multi_worker",
+                        str(training_data),
+                        str(tmp_path / f"worker{index}.npz"),
+                    ],
+                    env=env,
+                    cwd=SCRIPT.parent,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
         for worker in workers:
             _, stderr = worker.communicate(timeout=WORKER_TIMEOUT_S)
             assert worker.returncode == 0, stderr[-4000:]

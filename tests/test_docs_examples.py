@@ -34,14 +34,16 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 # after its own imports) that is true where the reason holds.
 SKIP_REASONS = {
     "needs a CUDA GPU": "not (__import__('spatial_ops._core')._core.built_with_cuda"
-                        " and __import__('spatial_ops._core')._core.cuda_device_count() > 0)",
+    " and __import__('spatial_ops._core')._core.cuda_device_count() > 0)",
 }
 MARKERS = {"run": ("own process",), "skip": tuple(SKIP_REASONS)}
 
 _FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 _MARKER = re.compile(r"^<!--\s*(\w+):\s*(.*?)\s*-->\s*$")
-_BACKEND = re.compile(r"""os\.environ(?:\[\s*["']KERAS_BACKEND["']\s*\]\s*=|\.setdefault\(\s*["']KERAS_BACKEND["']\s*,)"""
-                      r"""\s*["'](\w+)["']""")
+_BACKEND = re.compile(
+    r"""os\.environ(?:\[\s*["']KERAS_BACKEND["']\s*\]\s*=|\.setdefault\(\s*["']KERAS_BACKEND["']\s*,)"""
+    r"""\s*["'](\w+)["']"""
+)
 
 
 @dataclass(frozen=True)
@@ -86,20 +88,29 @@ def collect(path):
             end += 1
         if language in ("python", "py", "python3"):
             if indent:
-                problems.append(f"{relative}:{index + 1}: an indented Python block would not be run; "
-                                "put it at the start of the line")
+                problems.append(
+                    f"{relative}:{index + 1}: an indented Python block would not be run; "
+                    "put it at the start of the line"
+                )
             markers = _markers_before(lines, index)
             for key, (value, line) in markers.items():
                 used_markers.add(line)
                 if value not in MARKERS.get(key, ()):
-                    problems.append(f"{relative}:{line + 1}: unknown marker <!-- {key}: {value} -->; "
-                                    f"known: {MARKERS}")
-            source = "\n".join(lines[index + 1:end])
+                    problems.append(f"{relative}:{line + 1}: unknown marker <!-- {key}: {value} -->; known: {MARKERS}")
+            source = "\n".join(lines[index + 1 : end])
             backends = set(_BACKEND.findall(source)) or {"tensorflow"}
             if len(backends) > 1:
                 problems.append(f"{relative}:{index + 1}: the block sets KERAS_BACKEND to {sorted(backends)}")
-            blocks.append(Block(relative, index + 2, source, min(backends),
-                                markers.get("run", ("",))[0] == "own process", markers.get("skip", ("",))[0]))
+            blocks.append(
+                Block(
+                    relative,
+                    index + 2,
+                    source,
+                    min(backends),
+                    markers.get("run", ("",))[0] == "own process",
+                    markers.get("skip", ("",))[0],
+                )
+            )
         index = end + 1
     for line, text in enumerate(lines):
         marker = _MARKER.match(text)
@@ -173,12 +184,30 @@ def test_every_example_is_collected_and_every_marker_is_known():
 def test_examples_run(key, tmp_path):
     blocks = GROUPS[key]
     pytest.importorskip(blocks[0].backend)  # Keras' backend names are the frameworks' module names
-    (tmp_path / "blocks.json").write_text(json.dumps([
-        {"where": b.where, "path": b.path, "line": b.line, "source": b.source, "skip": b.skip,
-         "skip_when": SKIP_REASONS.get(b.skip, "")} for b in blocks]))
+    (tmp_path / "blocks.json").write_text(
+        json.dumps(
+            [
+                {
+                    "where": b.where,
+                    "path": b.path,
+                    "line": b.line,
+                    "source": b.source,
+                    "skip": b.skip,
+                    "skip_when": SKIP_REASONS.get(b.skip, ""),
+                }
+                for b in blocks
+            ]
+        )
+    )
     (tmp_path / "work").mkdir()
-    run_python(RUNNER, tmp_path / "blocks.json", tmp_path / "work", tmp_path / "results.json",
-               env=_env(blocks[0].backend), timeout=600)
+    run_python(
+        RUNNER,
+        tmp_path / "blocks.json",
+        tmp_path / "work",
+        tmp_path / "results.json",
+        env=_env(blocks[0].backend),
+        timeout=600,
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     assert [r["where"] for r in results] == [b.where for b in blocks]
     failures = [f"{r['where']}: {r['outcome']}" for r in results if r["outcome"].startswith("failed")]

@@ -27,8 +27,11 @@ def _random_layer(**kwargs):
     """Weights of order 1 (Keras' random_normal draws 0.05): with z that
     small, x - tanh(x) and the like are all cancellation in float32, in
     every composite, and the comparison would measure nothing else."""
-    return spatial_ops.SpatialDense(kernel_initializer=keras.initializers.RandomNormal(0.0, 1.0),
-                                    bias_initializer=keras.initializers.RandomNormal(0.0, 0.6), **kwargs)
+    return spatial_ops.SpatialDense(
+        kernel_initializer=keras.initializers.RandomNormal(0.0, 1.0),
+        bias_initializer=keras.initializers.RandomNormal(0.0, 0.6),
+        **kwargs,
+    )
 
 
 def _branches(inputs, activations, gelu):
@@ -41,8 +44,10 @@ def _branches(inputs, activations, gelu):
         ("sum over the last axis", _random_layer(activation=gelu, reduce_axis=-1)(inputs)),
         ("mean over both axes", _random_layer(activation="tanh", reduce_axis=(1, 2), reduction="mean")(inputs)),
         ("weight shared over rows", _random_layer(activation="elu", weight_shape=(1, WIDTH))(inputs)),
-        ("weight shared over channels", _random_layer(activation="silu", weight_shape=(HEIGHT, WIDTH // 2, 1),
-                                                      reduce_axis=(1, 3))(channels)),
+        (
+            "weight shared over channels",
+            _random_layer(activation="silu", weight_shape=(HEIGHT, WIDTH // 2, 1), reduce_axis=(1, 3))(channels),
+        ),
         ("no bias", _random_layer(activation="softplus", use_bias=False)(inputs)),
         ("Custom2DDense", spatial_ops.Custom2DDense(HEIGHT, WIDTH)(inputs)),
         ("Custom2DDenseActivation", spatial_ops.Custom2DDenseActivation(HEIGHT, WIDTH, activation=gelu)(inputs)),
@@ -70,7 +75,7 @@ def _assert_branches_close(actual, expected, branches, dtype):
     assert actual.shape == expected.shape, f"output shape {actual.shape} != {expected.shape}"
     start = 0
     for name, width in branches:
-        assert_close(actual[:, start:start + width], expected[:, start:start + width], dtype, what=name)
+        assert_close(actual[:, start : start + width], expected[:, start : start + width], dtype, what=name)
         start += width
 
 
@@ -120,8 +125,14 @@ def test_litert_with_float16_weights(rng, tmp_path):
     x = rng.normal(0.0, 1.5, (5, HEIGHT, WIDTH)).astype(np.float32)
     fused = model(x).numpy()
     path = str(tmp_path / "model.tflite")
-    spatial_ops.export(model, path, format="litert", verbose=False,
-                       optimizations=[tf.lite.Optimize.DEFAULT], target_spec={"supported_types": [tf.float16]})
+    spatial_ops.export(
+        model,
+        path,
+        format="litert",
+        verbose=False,
+        optimizations=[tf.lite.Optimize.DEFAULT],
+        target_spec={"supported_types": [tf.float16]},
+    )
     _assert_branches_close(_run_in_runtime("litert", path, x, tmp_path), fused, branches, tf.float16)
 
 

@@ -34,18 +34,30 @@ REFERENCE = {
 # The largest error each function promises, in float32 ulps, over the inputs
 # it is used on: every float, but log1p_unit on [0, 1] (its only use is
 # log1p(exp(-|z|)), softplus). The exhaustive record must stay within these.
-STATED_ULPS = {"exp": 3, "exp_nonpositive": 2, "expm1": 3, "expm1_nonpositive": 2, "log1p_unit": 2,
-               "tanh": 2.5, "erfc": 7}
+STATED_ULPS = {
+    "exp": 3,
+    "exp_nonpositive": 2,
+    "expm1": 3,
+    "expm1_nonpositive": 2,
+    "log1p_unit": 2,
+    "tanh": 2.5,
+    "erfc": 7,
+}
 # Where random draws go: the range in which each function is not yet
 # saturated, as (low, high).
-LIVELY = {"exp": (-103.0, 88.7), "exp_nonpositive": (-103.0, 5.0), "expm1": (-20.0, 88.7),
-          "expm1_nonpositive": (-90.0, 5.0), "log1p_unit": (0.0, 1.0), "tanh": (-12.0, 12.0),
-          "erfc": (-10.0, 10.1)}
+LIVELY = {
+    "exp": (-103.0, 88.7),
+    "exp_nonpositive": (-103.0, 5.0),
+    "expm1": (-20.0, 88.7),
+    "expm1_nonpositive": (-90.0, 5.0),
+    "log1p_unit": (0.0, 1.0),
+    "tanh": (-12.0, 12.0),
+    "erfc": (-10.0, 10.1),
+}
 # NumPy's float64 functions and glibc's (which the record used) may differ in
 # the last double bit: a few 1e-9 float32 ulps.
 REFERENCE_SLACK_ULPS = 1e-6
-SPECIALS = np.array([0.0, -0.0, 1e-30, -1e-30, 1e-8, -1e-8, 0.5, -0.5, 1.0, np.inf, -np.inf, np.nan],
-                    np.float32)
+SPECIALS = np.array([0.0, -0.0, 1e-30, -1e-30, 1e-8, -1e-8, 0.5, -0.5, 1.0, np.inf, -np.inf, np.nan], np.float32)
 ISAS = _core.supported_cpu_isas()
 
 
@@ -82,7 +94,8 @@ def assert_within_record(name, isa, x):
     worst = int(np.argmax(errors))
     assert errors[worst] <= recorded_ulps(name, isa) + REFERENCE_SLACK_ULPS, (
         f"{name} ({isa}): {errors[worst]:.4f} ulps at x = {x[finite][worst]!r}, past the exhaustive "
-        f"record {recorded_ulps(name, isa):.4f}; rerun scripts/float_math_exhaustive.sh")
+        f"record {recorded_ulps(name, isa):.4f}; rerun scripts/float_math_exhaustive.sh"
+    )
     np.testing.assert_array_equal(got[~finite], want32[~finite], err_msg=f"{name} ({isa}): Inf or NaN")
 
 
@@ -90,7 +103,8 @@ def test_the_record_measured_this_float_math():
     header = (ROOT / "csrc" / "core" / "float_math.h").read_bytes()
     assert RECORD["float_math_h_sha256"] == hashlib.sha256(header).hexdigest(), (
         "csrc/core/float_math.h changed since tests/float_math_bounds.json was measured: "
-        "rerun bash scripts/float_math_exhaustive.sh")
+        "rerun bash scripts/float_math_exhaustive.sh"
+    )
 
 
 def floats_between(low, high):
@@ -128,8 +142,9 @@ def test_the_worst_inputs_found_and_a_dense_grid(name, isa):
 @pytest.mark.parametrize("name", REFERENCE)
 def test_random_inputs(rng, name, isa):
     low, high = LIVELY[name]
-    x = np.concatenate([rng.uniform(low, high, 200_000), rng.uniform(-1, 1, 100_000),
-                        rng.uniform(-1e-3, 1e-3, 10_000)]).astype(np.float32)
+    x = np.concatenate(
+        [rng.uniform(low, high, 200_000), rng.uniform(-1, 1, 100_000), rng.uniform(-1e-3, 1e-3, 10_000)]
+    ).astype(np.float32)
     assert_within_record(name, isa, x[(x >= low) & (x <= high)])
 
 
@@ -149,13 +164,11 @@ def test_special_values_match_libm(name, isa):
 @pytest.mark.parametrize("isa", ISAS)
 def test_overflow_and_underflow(isa):
     np.testing.assert_array_equal(
-        _core.float_math("exp", np.array([88.8, 1e4, -104.0, -1e4], np.float32), isa=isa),
-        [np.inf, np.inf, 0.0, 0.0])
+        _core.float_math("exp", np.array([88.8, 1e4, -104.0, -1e4], np.float32), isa=isa), [np.inf, np.inf, 0.0, 0.0]
+    )
     tail = np.linspace(3.0, 30.0, 1000, dtype=np.float32)
-    np.testing.assert_allclose(_core.float_math("erfc", tail, isa=isa), [math.erfc(v) for v in tail],
-                               rtol=0, atol=1e-9)
-    np.testing.assert_array_equal(_core.float_math("tanh", np.array([9.5, -50.0], np.float32), isa=isa),
-                                  [1.0, -1.0])
+    np.testing.assert_allclose(_core.float_math("erfc", tail, isa=isa), [math.erfc(v) for v in tail], rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(_core.float_math("tanh", np.array([9.5, -50.0], np.float32), isa=isa), [1.0, -1.0])
 
 
 @pytest.mark.parametrize("isa", ISAS)

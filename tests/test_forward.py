@@ -26,8 +26,9 @@ pytestmark = pytest.mark.quick
 @pytest.mark.parametrize("case", ACTIVATIONS, ids=ACTIVATION_IDS)
 def test_every_activation_reduction_dtype(rng, case, reduce_axis, reduction, dtype):
     x, kernel, bias = draw_operands(rng, (8, 5, 7), (5, 7), dtype, case.kinks)
-    fused, expected = both(x, kernel, bias, dtype, activation=case.activation,
-                           reduce_axis=reduce_axis, reduction=reduction)
+    fused, expected = both(
+        x, kernel, bias, dtype, activation=case.activation, reduce_axis=reduce_axis, reduction=reduction
+    )
     assert fused.dtype == dtype
     assert_close(fused, expected, dtype)
 
@@ -37,22 +38,21 @@ def test_every_activation_reduction_dtype(rng, case, reduce_axis, reduction, dty
 @pytest.mark.parametrize("activation", [None, "gelu", "hard_silu"])
 def test_several_reduced_axes(rng, activation, reduce_axis, reduction, dtype):
     x, kernel, bias = draw_operands(rng, (3, 4, 5, 6), (4, 5, 6), dtype, (-3.0, 3.0))
-    fused, expected = both(x, kernel, bias, dtype, activation=activation,
-                           reduce_axis=reduce_axis, reduction=reduction)
+    fused, expected = both(x, kernel, bias, dtype, activation=activation, reduce_axis=reduce_axis, reduction=reduction)
     assert_close(fused, expected, dtype)
 
 
 SHAPES = [
-    (8, 3, 3),        # the write-up's example
-    (1, 7),           # 1-D spatial
-    (5, 13, 17),      # primes
-    (2, 3, 5, 7),     # 3-D spatial
+    (8, 3, 3),  # the write-up's example
+    (1, 7),  # 1-D spatial
+    (5, 13, 17),  # primes
+    (2, 3, 5, 7),  # 3-D spatial
     (2, 2, 3, 2, 5),  # 4-D spatial
     (3, 1, 1),
-    (0, 5, 5),        # empty batch
-    (4, 0, 3),        # empty spatial axis
-    (3, 4099),        # more than one spatial block, odd size
-    (2, 67, 129),     # reduced runs that cross spatial blocks
+    (0, 5, 5),  # empty batch
+    (4, 0, 3),  # empty spatial axis
+    (3, 4099),  # more than one spatial block, odd size
+    (2, 67, 129),  # reduced runs that cross spatial blocks
 ]
 
 
@@ -68,8 +68,7 @@ def test_shapes(rng, shape, reduce, dtype):
     # below the terms' own scale, on which the two float32 sums round.
     terms = np.abs(np.tanh(x * kernel + bias))
     for reduction in ("sum", "mean"):
-        fused, expected = both(x, kernel, bias, dtype, activation="tanh",
-                               reduce_axis=reduce_axis, reduction=reduction)
+        fused, expected = both(x, kernel, bias, dtype, activation="tanh", reduce_axis=reduce_axis, reduction=reduction)
         assert fused.shape == expected.shape
         magnitude = None
         if reduce_axis is not None:
@@ -85,8 +84,7 @@ def test_shapes(rng, shape, reduce, dtype):
 def test_broadcast_weights_and_no_bias(rng, weight_shape, use_bias):
     x, kernel, bias = draw_operands(rng, (6, 5, 7), weight_shape, tf.float64, use_bias=use_bias)
     for reduce_axis in (None, 1, -1):
-        fused, expected = both(x, kernel, bias, tf.float64, activation="softplus",
-                               reduce_axis=reduce_axis)
+        fused, expected = both(x, kernel, bias, tf.float64, activation="softplus", reduce_axis=reduce_axis)
         assert_close(fused, expected, tf.float64)
 
 
@@ -100,15 +98,16 @@ def test_unfused_callables_are_applied_after_the_affine_op(rng):
     x, kernel, bias = draw_operands(rng, (4, 3, 6), (3, 6), tf.float32)
     for activation in ("softmax", lambda z: z * z - 1.0):
         for reduce_axis in (None, -1):
-            fused, expected = both(x, kernel, bias, tf.float32, activation=activation,
-                                   reduce_axis=reduce_axis)
+            fused, expected = both(x, kernel, bias, tf.float32, activation=activation, reduce_axis=reduce_axis)
             assert_close(fused, expected, tf.float32)
 
 
 def test_inside_tf_function_with_unknown_batch(rng):
     x, kernel, bias = draw_operands(rng, (5, 4, 6), (4, 6), tf.float32)
-    fn = tf.function(lambda x: spatial_ops.spatial_dense(x, kernel, bias, activation="elu", reduce_axis=-1),
-                     input_signature=[tf.TensorSpec([None, 4, 6], tf.float32)])
+    fn = tf.function(
+        lambda x: spatial_ops.spatial_dense(x, kernel, bias, activation="elu", reduce_axis=-1),
+        input_signature=[tf.TensorSpec([None, 4, 6], tf.float32)],
+    )
     assert fn.get_concrete_function().structured_outputs.shape.as_list() == [None, 4]
     expected = spatial_ops.reference.spatial_dense(x, kernel, bias, activation="elu", reduce_axis=-1)
     assert_close(fn(x), expected, tf.float32)
@@ -116,11 +115,13 @@ def test_inside_tf_function_with_unknown_batch(rng):
 
 def test_inside_tf_function_with_unknown_spatial_dims(rng):
     x, kernel, bias = draw_operands(rng, (3, 4, 6), (6,), tf.float64)
-    fn = tf.function(lambda x: spatial_ops.spatial_dense(x, kernel, bias, activation="sigmoid",
-                                                         reduce_axis=1, reduction="mean"),
-                     input_signature=[tf.TensorSpec([None, None, None], tf.float64)])
-    expected = spatial_ops.reference.spatial_dense(x, kernel, bias, activation="sigmoid",
-                                                   reduce_axis=1, reduction="mean")
+    fn = tf.function(
+        lambda x: spatial_ops.spatial_dense(x, kernel, bias, activation="sigmoid", reduce_axis=1, reduction="mean"),
+        input_signature=[tf.TensorSpec([None, None, None], tf.float64)],
+    )
+    expected = spatial_ops.reference.spatial_dense(
+        x, kernel, bias, activation="sigmoid", reduce_axis=1, reduction="mean"
+    )
     assert_close(fn(x), expected, tf.float64)
 
 

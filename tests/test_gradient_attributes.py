@@ -27,5 +27,12 @@ def test_an_eager_tape_gradient_takes_the_recorded_attributes(rng, monkeypatch):
     recorded = ops._recorded_attrs(received[0])
     assert recorded is not None, f"TensorFlow no longer records the attrs tuple on {type(received[0])}"
     assert recorded == {name: ops._decoded(received[0].get_attr(name)) for name in ops._ATTRS}
-    assert recorded == dict(activation="elu", activation_params=[repr(0.3)], reduction="mean", has_bias=True,
-                            derivative_order=0, reduce_begin=2, reduce_end=3)
+    assert recorded == dict(
+        activation="elu",
+        activation_params=[repr(0.3)],
+        reduction="mean",
+        has_bias=True,
+        derivative_order=0,
+        reduce_begin=2,
+        reduce_end=3,
+    )

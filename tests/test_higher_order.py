@@ -23,8 +23,10 @@ def operands_for(rng, case, dtype, shape=(5, 3, 4), margin=1e-3):
     ground truth for them."""
     x, kernel, bias = draw_operands(rng, shape, shape[1:], dtype, case.kinks, margin=margin)
     ref = np.float64
-    return {"fused": [tf.constant(a) for a in (x, kernel, bias)],
-            "reference": [tf.constant(a.astype(ref)) for a in (x, kernel, bias)]}
+    return {
+        "fused": [tf.constant(a) for a in (x, kernel, bias)],
+        "reference": [tf.constant(a.astype(ref)) for a in (x, kernel, bias)],
+    }
 
 
 def gradient_penalty(fn, x, kernel, bias, **kwargs):
@@ -50,8 +52,7 @@ def test_gradient_penalty_matches_reference(rng, case, reduce_axis, reduction, d
     # scale of those terms (their absolute values summed), not of a sum that
     # may cancel. For x, each element is one row's term alone.
     x, kernel, bias = operands["reference"]
-    rows = [gradient_penalty(FUNCTIONS["reference"], x[i:i + 1], kernel, bias, **options)
-            for i in range(x.shape[0])]
+    rows = [gradient_penalty(FUNCTIONS["reference"], x[i : i + 1], kernel, bias, **options) for i in range(x.shape[0])]
     scales = [tf.add_n([tf.abs(row[j]) for row in rows]) if j else 0.0 for j in range(3)]
     for name, g, w, scale in zip(("x", "kernel", "bias"), got, want, scales):
         # Rounded to dtype: where the exact value is beyond float16's range
@@ -76,8 +77,12 @@ def hessian_vector_product(fn, x, kernel, bias, vx, vk, **kwargs):
 def test_hessian_vector_products(rng, case, reduce_axis, reduction):
     operands = operands_for(rng, case, tf.float64)
     vx, vk = (tf.constant(rng.normal(size=t.shape)) for t in operands["fused"][:2])
-    got, want = (hessian_vector_product(FUNCTIONS[k], *operands[k], vx, vk, activation=case.activation,
-                                        reduce_axis=reduce_axis, reduction=reduction) for k in FUNCTIONS)
+    got, want = (
+        hessian_vector_product(
+            FUNCTIONS[k], *operands[k], vx, vk, activation=case.activation, reduce_axis=reduce_axis, reduction=reduction
+        )
+        for k in FUNCTIONS
+    )
     for g, w in zip(got, want):
         assert_close(g, w, tf.float64)
 
@@ -108,8 +113,9 @@ def test_gradient_of_the_gradient_by_finite_differences(rng, case, reduce_axis, 
     def gradient(x, kernel, bias):
         with tf.GradientTape() as tape:
             tape.watch([x, kernel, bias])
-            y = spatial_ops.spatial_dense(x, kernel, bias, activation=case.activation,
-                                          reduce_axis=reduce_axis, reduction=reduction)
+            y = spatial_ops.spatial_dense(
+                x, kernel, bias, activation=case.activation, reduce_axis=reduce_axis, reduction=reduction
+            )
         return tf.concat([tf.reshape(g, [-1]) for g in tape.gradient(y, [x, kernel, bias], dy)], 0)
 
     theoretical, numerical = tf.test.compute_gradient(gradient, [x, kernel, bias], delta=1e-4)

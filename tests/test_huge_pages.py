@@ -19,8 +19,10 @@ from spatial_ops import _core
 HINT_BYTES = 8 << 20
 HUGE_PAGE = 2 << 20
 THP = Path("/sys/kernel/mm/transparent_hugepage")
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or not THP.exists(),
-                                reason="transparent huge pages are a Linux feature this kernel lacks")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not THP.exists(),
+    reason="transparent huge pages are a Linux feature this kernel lacks",
+)
 
 
 def mappings():
@@ -39,8 +41,7 @@ def advised_bytes(array):
     """How many bytes of array lie in mappings flagged with the huge-page advice."""
     begin = array.__array_interface__["data"][0]
     end = begin + array.nbytes
-    return sum(max(0, min(end, m_end) - max(begin, m_start))
-               for m_start, m_end, flags in mappings() if "hg" in flags)
+    return sum(max(0, min(end, m_end) - max(begin, m_start)) for m_start, m_end, flags in mappings() if "hg" in flags)
 
 
 def whole_huge_pages(array):
@@ -80,7 +81,7 @@ def test_the_advice_stays_inside_the_output(rng):
     x, kernel, bias = operands(rng, batch=40)  # 10 MB: not a multiple of 2 MB
     block = fresh_mapping(x.size + HUGE_PAGE)
     offset = (-block.__array_interface__["data"][0] % HUGE_PAGE) // 4 + 1000  # y starts mid-page
-    y = block[offset:offset + x.size].reshape(x.shape)
+    y = block[offset : offset + x.size].reshape(x.shape)
     assert advised_bytes(block) == 0
     _core.forward(x, kernel, bias, "relu", [], "none", out=y)
     assert advised_bytes(block) == whole_huge_pages(y) > 0
@@ -100,5 +101,4 @@ def test_the_tensorflow_op_advises_its_fresh_output(rng):
     y = spatial_ops.spatial_dense(x, kernel, bias, activation="gelu")
     y_array = y.numpy()  # the tensor's own buffer (aligned CPU tensors share it)
     assert advised_bytes(y_array) >= whole_huge_pages(y_array) > 0
-    assert_close(y_array, spatial_ops.reference.spatial_dense(x, kernel, bias, activation="gelu").numpy(),
-                 tf.float32)
+    assert_close(y_array, spatial_ops.reference.spatial_dense(x, kernel, bias, activation="gelu").numpy(), tf.float32)

@@ -35,8 +35,9 @@ def put(device):
 def jax_forward_and_gradients(device, x, kernel, bias, dy, **kwargs):
     target = jax_device(device)
     operands = [jax.device_put(jnp.asarray(a), target) for a in (x, kernel, bias) if a is not None]
-    call = lambda *ops: sjax.spatial_dense(*ops, **kwargs) if bias is not None else \
-        sjax.spatial_dense(*ops, None, **kwargs)
+    call = lambda *ops: (
+        sjax.spatial_dense(*ops, **kwargs) if bias is not None else sjax.spatial_dense(*ops, None, **kwargs)
+    )
     y, vjp = jax.vjp(call, *operands)
     assert y.devices() == {target}
     return np.asarray(y), [np.asarray(g) for g in vjp(jax.device_put(jnp.asarray(dy), target))]
@@ -52,16 +53,19 @@ def test_jit_runs_the_custom_call_with_the_same_bits(rng, put):
     compiled = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
     hlo = compiled.lower(x, kernel, bias).compile().as_text()
     assert "spatial_ops_spatial_dense" in hlo and "spatial_ops_spatial_dense_grad" in hlo
-    for got, want in zip(jax.tree.leaves(compiled(x, kernel, bias)),
-                         jax.tree.leaves(jax.value_and_grad(loss, argnums=(0, 1, 2))(x, kernel, bias))):
+    for got, want in zip(
+        jax.tree.leaves(compiled(x, kernel, bias)),
+        jax.tree.leaves(jax.value_and_grad(loss, argnums=(0, 1, 2))(x, kernel, bias)),
+    ):
         np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("activation,reduce_axis,reduction", SECOND_ORDER_CASES, ids=str)
 def test_first_and_second_order_against_finite_differences(rng, put, activation, reduce_axis, reduction):
     x, kernel, bias = put(*draw_operands(rng, (4, 3, 5), (3, 5), "float64", kinks=(0.0,)))
-    fn = lambda x, k, b: sjax.spatial_dense(x, k, b, activation=activation, reduce_axis=reduce_axis,
-                                            reduction=reduction)
+    fn = lambda x, k, b: sjax.spatial_dense(
+        x, k, b, activation=activation, reduce_axis=reduce_axis, reduction=reduction
+    )
     # eps 1e-5, not the default 1e-4: central differences then err 100 times less,
     # far below the tolerance (at 1e-4 they reached 2.4e-6 on some draws).
     check_grads(fn, (x, kernel, bias), order=2, modes=["rev"], atol=1e-6, rtol=1e-6, eps=1e-5)
@@ -86,25 +90,35 @@ def test_vmap_over_x_folds_into_the_batch(rng, put, reduce_axis):
     np.testing.assert_array_equal(jax.vmap(fn)(xs), _stacked(fn, xs))
     jaxpr = str(jax.make_jaxpr(jax.vmap(fn))(xs))
     assert "while" not in jaxpr and jaxpr.count("custom_vmap_call") <= 1
-    per_example = jax.vmap(jax.grad(lambda x, k: jnp.sum(sjax.spatial_dense(x, k, bias, activation="gelu",
-                                                                           reduce_axis=reduce_axis) ** 2),
-                                    argnums=(0, 1)), in_axes=(0, None))(xs, kernel)
-    one_by_one = [jax.grad(lambda x, k: jnp.sum(sjax.spatial_dense(x, k, bias, activation="gelu",
-                                                                  reduce_axis=reduce_axis) ** 2),
-                           argnums=(0, 1))(x, kernel) for x in xs]
+    per_example = jax.vmap(
+        jax.grad(
+            lambda x, k: jnp.sum(sjax.spatial_dense(x, k, bias, activation="gelu", reduce_axis=reduce_axis) ** 2),
+            argnums=(0, 1),
+        ),
+        in_axes=(0, None),
+    )(xs, kernel)
+    one_by_one = [
+        jax.grad(
+            lambda x, k: jnp.sum(sjax.spatial_dense(x, k, bias, activation="gelu", reduce_axis=reduce_axis) ** 2),
+            argnums=(0, 1),
+        )(x, kernel)
+        for x in xs
+    ]
     for got, want in zip(per_example, zip(*one_by_one)):
         np.testing.assert_allclose(got, jnp.stack(want), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("use_bias", [True, False])
 def test_vmap_over_weights_makes_a_spatial_axis(rng, put, use_bias):
-    xs, kernels, bias = put(rng.normal(size=(3, 4, 5, 6)), rng.normal(size=(3, 5, 6)),
-                            rng.normal(size=(5, 6)) if use_bias else None)
+    xs, kernels, bias = put(
+        rng.normal(size=(3, 4, 5, 6)), rng.normal(size=(3, 5, 6)), rng.normal(size=(5, 6)) if use_bias else None
+    )
     loss = lambda x, k: jnp.sum(jnp.tanh(sjax.spatial_dense(x, k, bias, activation="silu", reduce_axis=1)))
     for in_axes in ((0, 0), (None, 0)):
         columns = (xs if in_axes[0] == 0 else [xs[0]] * 3, kernels)
-        np.testing.assert_allclose(jax.vmap(loss, in_axes)(xs if in_axes[0] == 0 else xs[0], kernels),
-                                   _stacked(loss, *columns), rtol=1e-12)
+        np.testing.assert_allclose(
+            jax.vmap(loss, in_axes)(xs if in_axes[0] == 0 else xs[0], kernels), _stacked(loss, *columns), rtol=1e-12
+        )
         grads = jax.vmap(jax.grad(loss, argnums=(0, 1)), in_axes)(xs if in_axes[0] == 0 else xs[0], kernels)
         one_by_one = [jax.grad(loss, argnums=(0, 1))(x, k) for x, k in zip(*columns)]
         for got, want in zip(grads, zip(*one_by_one)):

@@ -18,20 +18,22 @@ from helpers.processes import env_with_another_keras_backend, run_python
 def test_tensorflow_backend_loads_the_op_library_at_import():
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("TF_USE_LEGACY_KERAS", None)
-    run_python("import spatial_ops\n"
-               "from spatial_ops.tensorflow._loader import LIBRARY\n"
-               "assert LIBRARY.loaded\n", env=env)
+    run_python(
+        "import spatial_ops\nfrom spatial_ops.tensorflow._loader import LIBRARY\nassert LIBRARY.loaded\n", env=env
+    )
 
 
 def test_another_backend_imports_no_tensorflow():
-    run_python("import sys\n"
-               "import spatial_ops\n"
-               "from spatial_ops import _core\n"
-               "from spatial_ops.activations import resolve\n"
-               "assert resolve('gelu').table_row == 'gelu' and 'gelu' in spatial_ops.FUSED_ACTIVATION_NAMES\n"
-               "assert _core.activation_names()\n"
-               "assert 'tensorflow' not in sys.modules, 'import spatial_ops imported TensorFlow'\n",
-               env=env_with_another_keras_backend())
+    run_python(
+        "import sys\n"
+        "import spatial_ops\n"
+        "from spatial_ops import _core\n"
+        "from spatial_ops.activations import resolve\n"
+        "assert resolve('gelu').table_row == 'gelu' and 'gelu' in spatial_ops.FUSED_ACTIVATION_NAMES\n"
+        "assert _core.activation_names()\n"
+        "assert 'tensorflow' not in sys.modules, 'import spatial_ops imported TensorFlow'\n",
+        env=env_with_another_keras_backend(),
+    )
 
 
 def test_layers_refuse_another_backend():
@@ -46,26 +48,29 @@ def test_layers_refuse_another_backend():
         "        print(error)\n"
         "    else:\n"
         "        raise AssertionError(f'{make} built a layer on the numpy backend')\n",
-        env=env_with_another_keras_backend()).splitlines()
+        env=env_with_another_keras_backend(),
+    ).splitlines()
     assert len(refusals) == 4
     for refusal in refusals:
         assert "backend in use is 'numpy'" in refusal and "KERAS_BACKEND=tensorflow" in refusal
 
 
 def test_another_backend_imports_the_tensorflow_front_end_on_first_use():
-    run_python("import sys\n"
-               "import numpy as np\n"
-               "import spatial_ops\n"
-               "assert 'tensorflow' not in sys.modules\n"
-               "reference = spatial_ops.reference  # plain TensorFlow: no op library\n"
-               "from spatial_ops.tensorflow._loader import LIBRARY\n"
-               "assert 'tensorflow' in sys.modules and not LIBRARY.loaded\n"
-               "x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(2, 6)\n"
-               "kernel = np.linspace(0.5, 1.5, 6, dtype=np.float32)\n"
-               "y = spatial_ops.spatial_dense(x, kernel, activation='gelu')\n"
-               "assert LIBRARY.loaded\n"
-               "np.testing.assert_allclose(y, reference.spatial_dense(x, kernel, activation='gelu'), rtol=1e-6)\n",
-               env=env_with_another_keras_backend())
+    run_python(
+        "import sys\n"
+        "import numpy as np\n"
+        "import spatial_ops\n"
+        "assert 'tensorflow' not in sys.modules\n"
+        "reference = spatial_ops.reference  # plain TensorFlow: no op library\n"
+        "from spatial_ops.tensorflow._loader import LIBRARY\n"
+        "assert 'tensorflow' in sys.modules and not LIBRARY.loaded\n"
+        "x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(2, 6)\n"
+        "kernel = np.linspace(0.5, 1.5, 6, dtype=np.float32)\n"
+        "y = spatial_ops.spatial_dense(x, kernel, activation='gelu')\n"
+        "assert LIBRARY.loaded\n"
+        "np.testing.assert_allclose(y, reference.spatial_dense(x, kernel, activation='gelu'), rtol=1e-6)\n",
+        env=env_with_another_keras_backend(),
+    )
 
 
 COMPOSITE_TRAINS = """

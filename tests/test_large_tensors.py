@@ -25,7 +25,8 @@ def operands():
     pass to build, no temporary of x's size); per-location kernel and bias."""
     assert BATCH * HEIGHT * WIDTH > 2**31
     uniform = lambda shape, seed, low, high: tf.random.stateless_uniform(
-        shape, seed=[6, seed], minval=low, maxval=high, dtype=DTYPE)
+        shape, seed=[6, seed], minval=low, maxval=high, dtype=DTYPE
+    )
     x = uniform([BATCH, 1, 1], 31, -2.0, 2.0) + uniform([HEIGHT, WIDTH], 32, -1.0, 1.0)
     return x, uniform([HEIGHT, WIDTH], 33, 0.5, 1.5), uniform([HEIGHT, WIDTH], 34, -1.0, 1.0)
 
@@ -37,8 +38,7 @@ ROWS = [0, BATCH // 2, BATCH - 2, BATCH - 1]
 def reference(x, kernel, bias, **kwargs):
     """The reference in float64 on (a slice of) the bfloat16 operands."""
     as64 = lambda t: tf.cast(t, tf.float64)
-    return spatial_ops.reference.spatial_dense(as64(x), as64(kernel), as64(bias), activation=ACTIVATION,
-                                               **kwargs)
+    return spatial_ops.reference.spatial_dense(as64(x), as64(kernel), as64(bias), activation=ACTIVATION, **kwargs)
 
 
 @pytest.mark.slow
@@ -49,7 +49,7 @@ def test_forward_beyond_2_to_the_31_elements(operands):
     rows = tf.gather(x, ROWS)
     assert_close(tf.gather(y, ROWS), reference(rows, kernel, bias), DTYPE, what="y rows")
     # The last three positions of the last spatial row, in every batch row.
-    far = np.s_[:, HEIGHT - 1:, WIDTH - 3:]
+    far = np.s_[:, HEIGHT - 1 :, WIDTH - 3 :]
     assert_close(y[far], reference(x[far], kernel[far[1:]], bias[far[1:]]), DTYPE, what="y far end")
 
 
@@ -65,8 +65,7 @@ def test_gradient_beyond_2_to_the_31_elements(operands):
     del tape
 
     rows = tf.gather(x, ROWS)
-    assert_close(tf.gather(y, ROWS), reference(rows, kernel, bias, reduce_axis=-1), DTYPE,
-                 what="y rows")
+    assert_close(tf.gather(y, ROWS), reference(rows, kernel, bias, reduce_axis=-1), DTYPE, what="y rows")
     as64 = lambda t: tf.cast(t, tf.float64)
     with tf.GradientTape() as tape:
         operands64 = [as64(rows), as64(kernel), as64(bias)]
@@ -77,7 +76,7 @@ def test_gradient_beyond_2_to_the_31_elements(operands):
 
     # dkernel and dbias of the first and the last spatial rows sum over every
     # batch row, the last included.
-    for h in (np.s_[:1], np.s_[HEIGHT - 1:]):
+    for h in (np.s_[:1], np.s_[HEIGHT - 1 :]):
         with tf.GradientTape() as tape:
             sliced = [as64(x[:, h]), as64(kernel[h]), as64(bias[h])]
             tape.watch(sliced)

@@ -21,12 +21,12 @@ def test_build_creates_weights_of_the_spatial_shape():
 
 def test_call_matches_reference(rng):
     x, kernel, bias = draw_operands(rng, (3, 4, 5, 2), (4, 5, 1), tf.float32)
-    layer = spatial_ops.SpatialDense(activation="elu", reduce_axis=(1, 2), reduction="mean",
-                                     weight_shape=(4, 5, 1))
+    layer = spatial_ops.SpatialDense(activation="elu", reduce_axis=(1, 2), reduction="mean", weight_shape=(4, 5, 1))
     layer.build(x.shape)
     layer.set_weights([kernel, bias])
-    expected = spatial_ops.reference.spatial_dense(x, kernel, bias, activation="elu",
-                                                   reduce_axis=(1, 2), reduction="mean")
+    expected = spatial_ops.reference.spatial_dense(
+        x, kernel, bias, activation="elu", reduce_axis=(1, 2), reduction="mean"
+    )
     assert_close(layer(x), expected, tf.float32)
     assert layer.compute_output_shape((None, 4, 5, 2)) == (None, 2)
 
@@ -39,9 +39,12 @@ def test_no_bias_and_initializers():
 
 
 def test_regularizers_and_constraints():
-    layer = spatial_ops.SpatialDense(kernel_regularizer=keras.regularizers.L2(0.5),
-                                     bias_regularizer="l1", activity_regularizer="l2",
-                                     kernel_constraint=keras.constraints.NonNeg())
+    layer = spatial_ops.SpatialDense(
+        kernel_regularizer=keras.regularizers.L2(0.5),
+        bias_regularizer="l1",
+        activity_regularizer="l2",
+        kernel_constraint=keras.constraints.NonNeg(),
+    )
     layer(np.ones((2, 3, 3), np.float32))
     losses = sorted(float(loss) for loss in layer.losses)
     # bias l1 (zeros): 0; activity l2 of y = ones: 0.01 * 18 / 2 per sample; kernel l2: 0.5 * 9.
@@ -59,9 +62,14 @@ def test_symbolic_functional_model_with_none_batch():
 
 
 def test_get_config_round_trip():
-    layer = spatial_ops.SpatialDense(activation=spatial_ops.Activation("leaky_relu", negative_slope=0.1),
-                                     reduce_axis=[1, 2], reduction="mean", weight_shape=(4, 1),
-                                     kernel_regularizer="l2", name="sd")
+    layer = spatial_ops.SpatialDense(
+        activation=spatial_ops.Activation("leaky_relu", negative_slope=0.1),
+        reduce_axis=[1, 2],
+        reduction="mean",
+        weight_shape=(4, 1),
+        kernel_regularizer="l2",
+        name="sd",
+    )
     clone = spatial_ops.SpatialDense.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     assert clone.reduce_axis == (1, 2)
@@ -72,12 +80,14 @@ def test_get_config_round_trip():
 
 
 def _model(activation="gelu", reduce_axis=-1):
-    return keras.Sequential([
-        keras.Input((8, 8)),
-        spatial_ops.SpatialDense(activation=activation, kernel_initializer="random_normal"),
-        spatial_ops.SpatialDense(reduce_axis=reduce_axis, reduction="mean"),
-        keras.layers.Dense(1),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8)),
+            spatial_ops.SpatialDense(activation=activation, kernel_initializer="random_normal"),
+            spatial_ops.SpatialDense(reduce_axis=reduce_axis, reduction="mean"),
+            keras.layers.Dense(1),
+        ]
+    )
 
 
 def test_fit_lowers_the_loss(rng):
@@ -124,9 +134,13 @@ def test_unknown_activation_is_refused_at_construction():
 
 
 def test_summary_lists_the_layer_shapes_and_parameters():
-    model = keras.Sequential([keras.Input((6, 7)),
-                              spatial_ops.SpatialDense(activation="gelu", name="spatial"),
-                              spatial_ops.SpatialDense(use_bias=False, reduce_axis=-1, name="pool")])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 7)),
+            spatial_ops.SpatialDense(activation="gelu", name="spatial"),
+            spatial_ops.SpatialDense(use_bias=False, reduce_axis=-1, name="pool"),
+        ]
+    )
     lines = []
     model.summary(print_fn=lambda line, **_: lines.append(line))
     text = "\n".join(lines)

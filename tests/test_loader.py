@@ -30,8 +30,13 @@ RUNNING_ABI = int(tf.sysconfig.CXX11_ABI_FLAG)
 def import_error_of(package_dir):
     env = dict(os.environ, PYTHONPATH=str(package_dir.parent), TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
-        [sys.executable, "-c", "import spatial_ops"], env=env, capture_output=True, text=True,
-        timeout=120, cwd=package_dir.parent)
+        [sys.executable, "-c", "import spatial_ops"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=package_dir.parent,
+    )
     assert result.returncode != 0, "import succeeded"
     return result.stderr.strip().splitlines()[-1]
 
@@ -52,8 +57,9 @@ def restamp(library, version=None, cxx11_abi=None):
     assert match is not None, "the installed library carries no build stamp"
     new_version = version or match[1].decode()
     assert len(new_version) == len(match[1]), "the stamp is rewritten in place"
-    stamp = format_build_stamp(new_version, int(match[2]) if cxx11_abi is None else cxx11_abi,
-                               _loader.stamped_features(match))
+    stamp = format_build_stamp(
+        new_version, int(match[2]) if cxx11_abi is None else cxx11_abi, _loader.stamped_features(match)
+    )
     assert len(stamp) == match.end() - match.start()
     start, end = match.span()
     library.write_bytes(data[:start] + stamp + data[end:])
@@ -90,8 +96,11 @@ def test_installed_library_states_its_features():
 
 @pytest.mark.parametrize("features,warns", [(set(), True), ({"gpu_kernels"}, False)], ids=["cpu only", "gpu"])
 def test_a_visible_gpu_without_gpu_kernels_is_named_with_the_rebuild(monkeypatch, features, warns):
-    monkeypatch.setattr(_loader.tf.config, "list_physical_devices",
-                        lambda kind=None: ["/physical_device:GPU:0"] if kind == "GPU" else [])
+    monkeypatch.setattr(
+        _loader.tf.config,
+        "list_physical_devices",
+        lambda kind=None: ["/physical_device:GPU:0"] if kind == "GPU" else [],
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _loader._warn_if_a_gpu_goes_unused(features, "REBUILD-COMMAND")
@@ -111,9 +120,10 @@ def test_installed_library_is_stamped_with_the_running_tensorflow():
 def test_installed_library_names_tensorflow_framework_as_needed():
     # Without the NEEDED entry, TensorFlow 2.16 to 2.18 cannot resolve the op
     # library's symbols (undefined symbol: typeinfo for tensorflow::OpKernel).
-    framework = [flag[len("-l:"):] for flag in tf.sysconfig.get_link_flags() if flag.startswith("-l:")]
-    dynamic = subprocess.run(["readelf", "--dynamic", str(INSTALLED / "_spatial_ops_tf.so")],
-                             capture_output=True, text=True, check=True).stdout
+    framework = [flag[len("-l:") :] for flag in tf.sysconfig.get_link_flags() if flag.startswith("-l:")]
+    dynamic = subprocess.run(
+        ["readelf", "--dynamic", str(INSTALLED / "_spatial_ops_tf.so")], capture_output=True, text=True, check=True
+    ).stdout
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic)
     assert framework and set(framework) <= set(needed), (framework, needed)
 

@@ -43,8 +43,7 @@ def test_layer_computes_in_the_half_type_with_float32_variables(rng, policy, act
     operands = [as64(a) for a in (x, kernel, bias)]
     with tf.GradientTape() as tape:
         tape.watch(operands)
-        expected = spatial_ops.reference.spatial_dense(*operands, activation=activation,
-                                                       reduce_axis=reduce_axis)
+        expected = spatial_ops.reference.spatial_dense(*operands, activation=activation, reduce_axis=reduce_axis)
         expected_loss = tf.reduce_sum(expected * dy)
     expected_grads = tape.gradient(expected_loss, operands[1:])
     assert_close(y, expected, half, "y")
@@ -55,12 +54,14 @@ def test_layer_computes_in_the_half_type_with_float32_variables(rng, policy, act
 
 def _model(fused):
     keras.utils.set_random_seed(7)
-    return keras.Sequential([
-        keras.Input((8, 6)),
-        spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal", fused=fused),
-        spatial_ops.SpatialDense(reduce_axis=-1, reduction="mean", fused=fused),
-        keras.layers.Dense(1, dtype="float32"),  # the loss in float32, as Keras advises
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((8, 6)),
+            spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal", fused=fused),
+            spatial_ops.SpatialDense(reduce_axis=-1, reduction="mean", fused=fused),
+            keras.layers.Dense(1, dtype="float32"),  # the loss in float32, as Keras advises
+        ]
+    )
 
 
 def test_training_with_the_policy_matches_the_composite_layers(rng, policy):

@@ -38,17 +38,20 @@ def fused_and_reference(x, kernel, bias, dy, dtype, activation, ref_dtype=None, 
     ref_dtype, edge_reference_dtype(dtype) unless given."""
     ref_type = numpy_dtype(ref_dtype or edge_reference_dtype(dtype))
     as_ref = [None if a is None else a.astype(ref_type) for a in (x, kernel, bias, dy)]
-    fused, fused_grads = forward_and_gradients(spatial_ops.spatial_dense, x, kernel, bias, dy,
-                                               activation=activation, **reduce)
-    expected, expected_grads = forward_and_gradients(spatial_ops.reference.spatial_dense, *as_ref,
-                                                     activation=activation, **reduce)
+    fused, fused_grads = forward_and_gradients(
+        spatial_ops.spatial_dense, x, kernel, bias, dy, activation=activation, **reduce
+    )
+    expected, expected_grads = forward_and_gradients(
+        spatial_ops.reference.spatial_dense, *as_ref, activation=activation, **reduce
+    )
     rounded = [tf.cast(tf.cast(t, dtype), tf.float64) for t in (expected, *expected_grads)]
     magnitudes = term_magnitudes(*as_ref, activation=activation, **reduce)
-    names = ("y", "dx", "dkernel", "dbias")[:len(rounded)]
+    names = ("y", "dx", "dkernel", "dbias")[: len(rounded)]
     return dict(zip(names, (fused, *fused_grads))), dict(zip(names, rounded)), magnitudes
 
 
 # --- NaN and Inf ----------------------------------------------------------
+
 
 def special_operands(dtype):
     """x [2, 3, 6], weights [3, 6]: row 0 of x, row 1 of the kernel and row
@@ -65,16 +68,13 @@ def special_operands(dtype):
     return tuple(a.astype(numpy_dtype(dtype)) for a in (x, kernel, bias))
 
 
-@pytest.mark.parametrize("reduce_axis,reduction", [(None, "sum"), (-1, "sum"), (-1, "mean"), (1, "sum")],
-                         ids=str)
+@pytest.mark.parametrize("reduce_axis,reduction", [(None, "sum"), (-1, "sum"), (-1, "mean"), (1, "sum")], ids=str)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("case", ACTIVATIONS, ids=ACTIVATION_IDS)
-def test_nan_and_inf_in_any_operand_propagate_as_in_the_reference(rng, case, dtype, reduce_axis,
-                                                                   reduction):
+def test_nan_and_inf_in_any_operand_propagate_as_in_the_reference(rng, case, dtype, reduce_axis, reduction):
     x, kernel, bias = special_operands(dtype)
     reduce = dict(reduce_axis=reduce_axis, reduction=reduction)
-    y_shape = spatial_ops.reference.spatial_dense(x, kernel, bias, activation=case.activation,
-                                                  **reduce).shape
+    y_shape = spatial_ops.reference.spatial_dense(x, kernel, bias, activation=case.activation, **reduce).shape
     dy = rng.normal(size=y_shape).astype(numpy_dtype(dtype))
     fused, expected, _ = fused_and_reference(x, kernel, bias, dy, dtype, case.activation, **reduce)
     for name in fused:
@@ -117,7 +117,7 @@ def with_subnormals(rng, values, dtype):
     (both signs, across the subnormal range) or zeros."""
     info = ml_dtypes.finfo(numpy_dtype(dtype))
     steps = rng.integers(0, 2 ** int(info.nmant), values.shape)  # multiples of the smallest subnormal
-    subnormal = (steps * float(info.smallest_subnormal) * rng.choice([-1.0, 1.0], values.shape))
+    subnormal = steps * float(info.smallest_subnormal) * rng.choice([-1.0, 1.0], values.shape)
     replaced = np.where(rng.random(values.shape) < 0.5, subnormal, values.astype(np.float64))
     return replaced.astype(numpy_dtype(dtype))
 
@@ -148,12 +148,18 @@ def test_subnormal_operands(rng, case, dtype, where, shape):
     # their error is judged against the smallest normal number.
     smallest_normal = float(ml_dtypes.finfo(numpy_dtype(dtype)).smallest_normal)
     for reduce_axis in (None, -1):
-        fused, expected, magnitudes = fused_and_reference(x, kernel, bias, dy if reduce_axis is None
-                                                          else dy[..., 0], dtype, case.activation,
-                                                          ref_dtype, reduce_axis=reduce_axis)
+        fused, expected, magnitudes = fused_and_reference(
+            x,
+            kernel,
+            bias,
+            dy if reduce_axis is None else dy[..., 0],
+            dtype,
+            case.activation,
+            ref_dtype,
+            reduce_axis=reduce_axis,
+        )
         for name in fused:
-            assert_close_at_scale(fused[name], expected[name], dtype,
-                                  magnitudes[name] + smallest_normal, what=name)
+            assert_close_at_scale(fused[name], expected[name], dtype, magnitudes[name] + smallest_normal, what=name)
 
 
 # --- float16 saturation --------------------------------------------------
@@ -175,8 +181,7 @@ def test_float16_results_beyond_its_range_saturate_as_in_the_reference(rng, case
     reduce = dict(reduce_axis=reduce_axis, reduction=reduction)
     y_shape = spatial_ops.reference.spatial_dense(x, kernel, bias, **reduce).shape
     dy = rng.normal(size=y_shape).astype(np.float16)
-    fused, expected, magnitudes = fused_and_reference(x, kernel, bias, dy, tf.float16, case.activation,
-                                                      **reduce)
+    fused, expected, magnitudes = fused_and_reference(x, kernel, bias, dy, tf.float16, case.activation, **reduce)
     for name in fused:
         assert_close_at_scale(fused[name], expected[name], tf.float16, magnitudes[name], what=name)
 

@@ -18,6 +18,7 @@ def test_tensorflow_control_flow_util_graph_or_parents_in_xla_context():
         def function(x):
             seen[name] = in_xla_context()
             return x
+
         return function
 
     tf.function(probe("xla"), jit_compile=True)(tf.ones(1))
@@ -33,7 +34,9 @@ def test_tensorflow_core_protobuf_saved_model_pb2(tmp_path):
     from spatial_ops.exporting import fused_ops_in_saved_model
 
     module = tf.Module()
-    module.f = tf.function(lambda x: spatial_ops.tensorflow.spatial_dense(x, tf.ones(3), activation="gelu"),
-                           input_signature=[tf.TensorSpec((None, 3))])
+    module.f = tf.function(
+        lambda x: spatial_ops.tensorflow.spatial_dense(x, tf.ones(3), activation="gelu"),
+        input_signature=[tf.TensorSpec((None, 3))],
+    )
     tf.saved_model.save(module, str(tmp_path))
     assert fused_ops_in_saved_model(str(tmp_path)) == ["SpatialOps>SpatialDense"]

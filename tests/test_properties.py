@@ -43,7 +43,7 @@ def broadcast_shapes(draw, spatial):
     if draw(st.booleans()):
         return spatial
     kept = draw(st.integers(0, len(spatial)))
-    return tuple(size if draw(st.booleans()) else 1 for size in spatial[len(spatial) - kept:])
+    return tuple(size if draw(st.booleans()) else 1 for size in spatial[len(spatial) - kept :])
 
 
 @st.composite
@@ -84,8 +84,9 @@ def calls(draw):
 
 def operands(call):
     rng = np.random.default_rng(call["seed"])
-    x, kernel, bias = draw_operands(rng, call["x_shape"], call["kernel_shape"], call["dtype"],
-                                    call["case"].kinks, use_bias=call["use_bias"])
+    x, kernel, bias = draw_operands(
+        rng, call["x_shape"], call["kernel_shape"], call["dtype"], call["case"].kinks, use_bias=call["use_bias"]
+    )
     if call["use_bias"] and call["bias_shape"] != call["kernel_shape"]:
         bias = draw_operands(rng, call["x_shape"], call["bias_shape"], call["dtype"])[2]
     return x, kernel, bias
@@ -97,8 +98,13 @@ def record_events(call):
     event(f"{call['dtype'].name}, rank {len(x_shape)}")
     event("empty batch" if x_shape[0] == 0 else "empty spatial axis" if 0 in spatial else "non-empty")
     event("broadcast kernel" if call["kernel_shape"] != spatial else "full kernel")
-    event("no bias" if not call["use_bias"] else
-          "bias of its own shape" if call["bias_shape"] != call["kernel_shape"] else "bias")
+    event(
+        "no bias"
+        if not call["use_bias"]
+        else "bias of its own shape"
+        if call["bias_shape"] != call["kernel_shape"]
+        else "bias"
+    )
     event(f"reduce_axis {type(call['reduce_axis']).__name__}, {call['reduction']}")
     event("several spatial blocks" if math.prod(spatial) > 4096 else "one spatial block")
 
@@ -108,8 +114,7 @@ def check_against_reference(call, fused_fn):
     reference for the call; the sums compared at the scale of their terms."""
     dtype = call["dtype"]
     note(f"x {call['x_shape']}, kernel {call['kernel_shape']}, bias {call['bias_shape']}")
-    options = dict(activation=call["case"].activation, reduce_axis=call["reduce_axis"],
-                   reduction=call["reduction"])
+    options = dict(activation=call["case"].activation, reduce_axis=call["reduce_axis"], reduction=call["reduction"])
     x, kernel, bias = operands(call)
     ref_type = numpy_dtype(reference_dtype(dtype))
     y_shape = spatial_ops.reference.spatial_dense(x[:0], kernel, bias, **options).shape[1:]
@@ -118,11 +123,10 @@ def check_against_reference(call, fused_fn):
 
     fused, fused_grads = forward_and_gradients(fused_fn, x, kernel, bias, dy, **options)
     as_ref = tuple(None if a is None else a.astype(ref_type) for a in (x, kernel, bias, dy))
-    expected, expected_grads = forward_and_gradients(spatial_ops.reference.spatial_dense, *as_ref,
-                                                     **options)
+    expected, expected_grads = forward_and_gradients(spatial_ops.reference.spatial_dense, *as_ref, **options)
     magnitudes = term_magnitudes(*as_ref, **options)
 
-    names = ("dx", "dkernel", "dbias")[:len(expected_grads)]
+    names = ("dx", "dkernel", "dbias")[: len(expected_grads)]
     assert len(fused_grads) == len(names) == (3 if bias is not None else 2)
     for name, got, want in zip(("y",) + names, (fused, *fused_grads), (expected, *expected_grads)):
         assert got.dtype == dtype, name
@@ -146,11 +150,12 @@ def test_fused_matches_reference_with_unknown_dimensions(call):
 
     def fused_fn(x, kernel, bias, **options):
         if bias is None:
-            traced = tf.function(lambda x, k: spatial_ops.spatial_dense(x, k, **options),
-                                 input_signature=signature)
+            traced = tf.function(lambda x, k: spatial_ops.spatial_dense(x, k, **options), input_signature=signature)
             return traced(x, kernel)
-        traced = tf.function(lambda x, k, b: spatial_ops.spatial_dense(x, k, b, **options),
-                             input_signature=signature + [unknown(call["bias_shape"])])
+        traced = tf.function(
+            lambda x, k, b: spatial_ops.spatial_dense(x, k, b, **options),
+            input_signature=signature + [unknown(call["bias_shape"])],
+        )
         return traced(x, kernel, bias)
 
     check_against_reference(call, fused_fn)

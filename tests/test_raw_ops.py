@@ -76,11 +76,21 @@ def test_bad_shapes_are_refused_naming_them(shapes, match, reduction):
         backward(dy, reduction=reduction, **shapes)
 
 
-@pytest.mark.parametrize("dy,reduction", [
-    ((), "none"), ((2, 1, 3), "none"), ((2, 1, 3, 5), "none"), ((1, 1, 3, 4), "none"),
-    ((2, 1, 3, 4, 1), "none"), ((2, 1, 3, 4), "sum"), ((2, 1, 3), "mean"), ((2, 4), "sum"),
-    ((0, 1, 4), "sum"),
-], ids=str)
+@pytest.mark.parametrize(
+    "dy,reduction",
+    [
+        ((), "none"),
+        ((2, 1, 3), "none"),
+        ((2, 1, 3, 5), "none"),
+        ((1, 1, 3, 4), "none"),
+        ((2, 1, 3, 4, 1), "none"),
+        ((2, 1, 3, 4), "sum"),
+        ((2, 1, 3), "mean"),
+        ((2, 4), "sum"),
+        ((0, 1, 4), "sum"),
+    ],
+    ids=str,
+)
 def test_bad_dy_is_refused_naming_it(dy, reduction):
     expected = "[2, 1, 3, 4]" if reduction == "none" else "[2, 1, 4]"
     dy_text = "[" + ", ".join(map(str, dy)) + "]"
@@ -97,8 +107,10 @@ BAD_REDUCED_AXES = [(0, 1), (0, 4), (2, 2), (3, 2), (2, 5), (4, 5), (-1, 2), (1,
 def test_bad_reduced_axes_are_refused_naming_them(begin, end, reduction):
     """The batch axis is never reduced, and the run must lie inside x."""
     attrs = dict(reduction=reduction, reduce_begin=begin, reduce_end=end)
-    match = re.escape(f"[reduce_begin, reduce_end) = [{begin}, {end}) must satisfy "
-                      "1 <= reduce_begin < reduce_end <= rank 4 of x [2, 1, 3, 4]")
+    match = re.escape(
+        f"[reduce_begin, reduce_end) = [{begin}, {end}) must satisfy "
+        "1 <= reduce_begin < reduce_end <= rank 4 of x [2, 1, 3, 4]"
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
         forward(**attrs)
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
@@ -108,10 +120,14 @@ def test_bad_reduced_axes_are_refused_naming_them(begin, end, reduction):
         traced.get_concrete_function(tf.TensorSpec([2, 1, 3, 4]))
 
 
-@pytest.mark.parametrize("params,same_as", [
-    ((0.0, float("inf"), 0.0), dict(activation="relu")),
-    ((0.15, float("inf"), 0.0), dict(activation="leaky_relu", activation_params=[repr(float(np.float32(0.15)))])),
-], ids=["relu", "leaky_relu"])
+@pytest.mark.parametrize(
+    "params,same_as",
+    [
+        ((0.0, float("inf"), 0.0), dict(activation="relu")),
+        ((0.15, float("inf"), 0.0), dict(activation="leaky_relu", activation_params=[repr(float(np.float32(0.15)))])),
+    ],
+    ids=["relu", "leaky_relu"],
+)
 def test_relu_general_without_max_or_threshold_is_its_simpler_row(rng, params, same_as):
     """The two parameter patterns of relu_general the Python side never sends
     (it picks relu or leaky_relu) still give their rows' results."""
@@ -196,19 +212,27 @@ def test_bad_attributes_are_refused_naming_them(attrs, match):
         backward(GOOD["x"], **attrs)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: forward_op(tf.zeros([2, 1, 3, 4], tf.int32), tf.zeros([1, 3, 4], tf.int32),
-                       tf.zeros([1, 3, 4], tf.int32)),
-    lambda: forward_op(tf.zeros([2, 1, 3, 4], tf.complex64), tf.zeros([1, 3, 4], tf.complex64),
-                       tf.zeros([1, 3, 4], tf.complex64)),
-    lambda: forward_op(f32(2, 1, 3, 4), tf.zeros([1, 3, 4], tf.float64), f32(1, 3, 4)),
-    lambda: forward_op(f32(2, 1, 3, 4), f32(1, 3, 4), tf.zeros([1, 3, 4], tf.float16)),
-    lambda: backward_op(tf.zeros([2, 1, 3, 4], tf.bfloat16), f32(2, 1, 3, 4), f32(1, 3, 4), f32(1, 3, 4)),
-], ids=["int32", "complex64", "kernel float64", "bias float16", "dy bfloat16"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: forward_op(
+            tf.zeros([2, 1, 3, 4], tf.int32), tf.zeros([1, 3, 4], tf.int32), tf.zeros([1, 3, 4], tf.int32)
+        ),
+        lambda: forward_op(
+            tf.zeros([2, 1, 3, 4], tf.complex64), tf.zeros([1, 3, 4], tf.complex64), tf.zeros([1, 3, 4], tf.complex64)
+        ),
+        lambda: forward_op(f32(2, 1, 3, 4), tf.zeros([1, 3, 4], tf.float64), f32(1, 3, 4)),
+        lambda: forward_op(f32(2, 1, 3, 4), f32(1, 3, 4), tf.zeros([1, 3, 4], tf.float16)),
+        lambda: backward_op(tf.zeros([2, 1, 3, 4], tf.bfloat16), f32(2, 1, 3, 4), f32(1, 3, 4), f32(1, 3, 4)),
+    ],
+    ids=["int32", "complex64", "kernel float64", "bias float16", "dy bfloat16"],
+)
 def test_wrong_dtypes_are_refused(make):
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"(not in the list of allowed values|expected to be a float tensor|"
-                             r"cannot compute .* as input)"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"(not in the list of allowed values|expected to be a float tensor|"
+        r"cannot compute .* as input)",
+    ):
         make()
 
 
@@ -228,10 +252,10 @@ def test_zero_size_dimensions_give_what_the_reference_gives(rng, x_shape, reduct
     bias = rng.normal(size=x_shape[1:]).astype(np_dtype) if has_bias else np.zeros([0], np_dtype)
     attrs = dict(activation="softplus", reduction=reduction, has_bias=has_bias)
     y = forward_op(x, kernel, bias, **attrs)
-    reduce = dict(reduce_axis=None if reduction == "none" else 2,
-                  reduction="sum" if reduction == "none" else reduction)
-    expected = spatial_ops.reference.spatial_dense(x, kernel, bias if has_bias else None,
-                                                   activation="softplus", **reduce)
+    reduce = dict(reduce_axis=None if reduction == "none" else 2, reduction="sum" if reduction == "none" else reduction)
+    expected = spatial_ops.reference.spatial_dense(
+        x, kernel, bias if has_bias else None, activation="softplus", **reduce
+    )
     assert_close(y, expected, dtype)
 
     dy = rng.normal(size=y.shape).astype(np_dtype)
@@ -240,8 +264,9 @@ def test_zero_size_dimensions_give_what_the_reference_gives(rng, x_shape, reduct
     operands = [tf.constant(a) for a in ((x, kernel, bias) if has_bias else (x, kernel))]
     with tf.GradientTape() as tape:
         tape.watch(operands)
-        out = spatial_ops.reference.spatial_dense(*operands, *([] if has_bias else [None]),
-                                                  activation="softplus", **reduce)
+        out = spatial_ops.reference.spatial_dense(
+            *operands, *([] if has_bias else [None]), activation="softplus", **reduce
+        )
     expected_grads = tape.gradient(out, operands, output_gradients=tf.constant(dy))
     for got, want in zip((dx, dkernel, dbias), expected_grads):
         assert_close(got, want, dtype)
@@ -266,8 +291,7 @@ def test_bad_shapes_unknown_until_run_time_are_refused_by_the_kernel(shapes, mat
     traced = tf.function(lambda x, k, b: forward_op(x, k, b, **attrs), input_signature=[UNKNOWN] * 3)
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
         traced(f32(*shapes["x"]), f32(*shapes["kernel"]), f32(*shapes["bias"]))
-    traced_grad = tf.function(lambda dy, x, k, b: backward_op(dy, x, k, b, **attrs),
-                              input_signature=[UNKNOWN] * 4)
+    traced_grad = tf.function(lambda dy, x, k, b: backward_op(dy, x, k, b, **attrs), input_signature=[UNKNOWN] * 4)
     with pytest.raises(tf.errors.InvalidArgumentError, match=match):
         traced_grad(f32(2, 1, 3, 4), f32(*shapes["x"]), f32(*shapes["kernel"]), f32(*shapes["bias"]))
 

@@ -32,9 +32,12 @@ np.save(out_path, np.asarray(y))
 def _model():
     inputs = keras.Input((6, 5))
     hidden = spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal")(inputs)
-    pooled = spatial_ops.SpatialDense(activation=spatial_ops.Activation("elu", alpha=0.5),
-                                      reduce_axis=-1, reduction="mean",
-                                      bias_initializer="random_normal")(hidden)
+    pooled = spatial_ops.SpatialDense(
+        activation=spatial_ops.Activation("elu", alpha=0.5),
+        reduce_axis=-1,
+        reduction="mean",
+        bias_initializer="random_normal",
+    )(hidden)
     return keras.Model(inputs, keras.layers.Dense(3)(pooled))
 
 

@@ -44,13 +44,13 @@ def test_values_and_gradients_match_the_write_up(rng, cls, kwargs, math_kwargs):
         want = write_up_math(x, layer.w, layer.b, **math_kwargs)
     assert got.shape == want.shape
     assert_close(got, want, tf.float32)
-    for g, e in zip(tape.gradient(got, [x, layer.w, layer.b], dy),
-                    tape.gradient(want, [x, layer.w, layer.b], dy)):
+    for g, e in zip(tape.gradient(got, [x, layer.w, layer.b], dy), tape.gradient(want, [x, layer.w, layer.b], dy)):
         assert_close(g, e, tf.float32)
 
 
-@pytest.mark.parametrize("cls", [spatial_ops.Custom2DDense, spatial_ops.Custom2DDenseActivation,
-                                 spatial_ops.Custom2DDenseSummation])
+@pytest.mark.parametrize(
+    "cls", [spatial_ops.Custom2DDense, spatial_ops.Custom2DDenseActivation, spatial_ops.Custom2DDenseSummation]
+)
 def test_weights_exist_at_construction_with_the_write_up_defaults(cls):
     layer = cls(4, 5)
     assert [tuple(w.shape) for w in (layer.w, layer.b)] == [(4, 5), (4, 5)]
@@ -59,8 +59,9 @@ def test_weights_exist_at_construction_with_the_write_up_defaults(cls):
     assert np.std(layer.w.numpy()) > 0  # random_normal, not ones
 
 
-@pytest.mark.parametrize("cls", [spatial_ops.Custom2DDense, spatial_ops.Custom2DDenseActivation,
-                                 spatial_ops.Custom2DDenseSummation])
+@pytest.mark.parametrize(
+    "cls", [spatial_ops.Custom2DDense, spatial_ops.Custom2DDenseActivation, spatial_ops.Custom2DDenseSummation]
+)
 @pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3, 1)])
 def test_non_3d_input_raises_the_write_up_error(cls, shape):
     with pytest.raises(ValueError, match=r"Input tensor must be 3D \(batch_size, height, width\)"):

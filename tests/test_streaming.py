@@ -23,8 +23,9 @@ def streamed_x_shape(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
-@pytest.mark.parametrize("reduce_axis,activation",
-                         [(None, "relu"), (-1, "gelu"), (1, "silu"), ((1, 2), "elu")], ids=str)
+@pytest.mark.parametrize(
+    "reduce_axis,activation", [(None, "relu"), (-1, "gelu"), (1, "silu"), ((1, 2), "elu")], ids=str
+)
 def test_streamed_sizes_give_what_the_reference_gives(rng, dtype, reduce_axis, activation):
     case = CASES[activation]
     x_shape = streamed_x_shape(dtype)
@@ -36,9 +37,14 @@ def test_streamed_sizes_give_what_the_reference_gives(rng, dtype, reduce_axis, a
     fused, fused_grads = forward_and_gradients(spatial_ops.spatial_dense, x, kernel, bias, dy, **options)
 
     as_reference = lambda a: a.astype(numpy_dtype(reference_dtype(dtype)))
-    expected, expected_grads = forward_and_gradients(spatial_ops.reference.spatial_dense, as_reference(x),
-                                                     as_reference(kernel), as_reference(bias),
-                                                     as_reference(dy), **options)
+    expected, expected_grads = forward_and_gradients(
+        spatial_ops.reference.spatial_dense,
+        as_reference(x),
+        as_reference(kernel),
+        as_reference(bias),
+        as_reference(dy),
+        **options,
+    )
     assert_close(fused, expected, dtype, what="y")
     for name, got, want in zip(("dx", "dkernel", "dbias"), fused_grads, expected_grads):
         assert got.dtype == dtype, name

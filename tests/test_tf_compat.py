@@ -63,5 +63,8 @@ def test_other_activations_are_keras_own():
 def test_fused_gelu_matches_the_reference_in_float64(rng):
     x = tf.constant(rng.normal(scale=3.0, size=(4, 9, 7)))
     kernel = tf.constant(rng.normal(size=(9, 7)))
-    assert_close(spatial_ops.spatial_dense(x, kernel, activation="gelu"),
-                 spatial_ops.reference.spatial_dense(x, kernel, activation="gelu"), tf.float64)
+    assert_close(
+        spatial_ops.spatial_dense(x, kernel, activation="gelu"),
+        spatial_ops.reference.spatial_dense(x, kernel, activation="gelu"),
+        tf.float64,
+    )

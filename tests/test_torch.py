@@ -29,13 +29,20 @@ def put(device):
 def torch_forward_and_gradients(device, x, kernel, bias, dy, **kwargs):
     """From NumPy and back; bfloat16 (which NumPy knows through ml_dtypes, not
     PyTorch) crosses as float32, exactly."""
-    as_tensor = lambda a: (torch.from_numpy(np.asarray(a, np.float32)).to(torch.bfloat16)
-                           if a.dtype.name == "bfloat16" else torch.from_numpy(np.asarray(a))).to(device)
-    as_array = lambda t: t.detach().cpu().float().numpy().astype(x.dtype) if t.dtype == torch.bfloat16 \
-        else t.detach().cpu().numpy()
+    as_tensor = lambda a: (
+        torch.from_numpy(np.asarray(a, np.float32)).to(torch.bfloat16)
+        if a.dtype.name == "bfloat16"
+        else torch.from_numpy(np.asarray(a))
+    ).to(device)
+    as_array = lambda t: (
+        t.detach().cpu().float().numpy().astype(x.dtype) if t.dtype == torch.bfloat16 else t.detach().cpu().numpy()
+    )
     operands = [as_tensor(a).requires_grad_() for a in (x, kernel, bias) if a is not None]
-    y = storch.spatial_dense(*operands, **kwargs) if bias is not None else \
-        storch.spatial_dense(*operands, None, **kwargs)
+    y = (
+        storch.spatial_dense(*operands, **kwargs)
+        if bias is not None
+        else storch.spatial_dense(*operands, None, **kwargs)
+    )
     grads = torch.autograd.grad(y, operands, grad_outputs=as_tensor(dy))
     return as_array(y), [as_array(g) for g in grads]
 
@@ -47,8 +54,9 @@ class TestTorchValues(ValueChecks):
 @pytest.mark.parametrize("activation,reduce_axis,reduction", SECOND_ORDER_CASES, ids=str)
 def test_gradcheck_and_gradgradcheck(rng, put, activation, reduce_axis, reduction):
     operands = [a.requires_grad_() for a in put(*draw_operands(rng, (4, 3, 5), (3, 5), "float64", kinks=(0.0,)))]
-    fn = lambda x, k, b: storch.spatial_dense(x, k, b, activation=activation, reduce_axis=reduce_axis,
-                                              reduction=reduction)
+    fn = lambda x, k, b: storch.spatial_dense(
+        x, k, b, activation=activation, reduce_axis=reduce_axis, reduction=reduction
+    )
     assert torch.autograd.gradcheck(fn, operands)
     assert torch.autograd.gradgradcheck(fn, operands)
 
@@ -67,11 +75,12 @@ def test_opcheck(rng, put, has_bias, reduction, begin, end):
     x, kernel, bias = put(*draw_operands(rng, (4, 5, 6), (5, 6), "float32"))
     bias = bias if has_bias else torch.zeros(0, device=x.device)
     attrs = ("gelu", [], reduction, has_bias, 0, begin, end)
-    opcheck(torch.ops.spatial_ops.spatial_dense.default,
-            (x.requires_grad_(), kernel.requires_grad_(), bias.requires_grad_(has_bias), *attrs))
+    opcheck(
+        torch.ops.spatial_ops.spatial_dense.default,
+        (x.requires_grad_(), kernel.requires_grad_(), bias.requires_grad_(has_bias), *attrs),
+    )
     dy = torch.randn(torch.ops.spatial_ops.spatial_dense(x, kernel, bias, *attrs).shape, device=x.device)
-    opcheck(torch.ops.spatial_ops.spatial_dense_grad.default,
-            (dy, x.detach(), kernel.detach(), bias.detach(), *attrs))
+    opcheck(torch.ops.spatial_ops.spatial_dense_grad.default, (dy, x.detach(), kernel.detach(), bias.detach(), *attrs))
 
 
 COMPILED_KERAS_MODEL = """

@@ -90,9 +90,17 @@ def test_distributed_data_parallel_on_two_processes_ends_where_one_process_ends(
 
     distributed = tmp_path / "ddp.npz"
     env = _env(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
-    workers = [subprocess.Popen([sys.executable, "-c", TRAIN, str(data), str(distributed), str(rank), "2"],
-                                env=env, cwd=os.path.dirname(__file__), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", TRAIN, str(data), str(distributed), str(rank), "2"],
+            env=env,
+            cwd=os.path.dirname(__file__),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
     for worker in workers:
         out, err = worker.communicate(timeout=WORKER_TIMEOUT_S)
         assert worker.returncode == 0 and out.split()[-1] == "ok", err[-4000:]

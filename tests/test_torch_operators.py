@@ -24,11 +24,15 @@ def operands(rng, x_shape, weight_shape, dtype=torch.float64):
 
 
 @pytest.mark.sanitized
-@pytest.mark.parametrize("bad,message", [
-    (dict(kernel=(3, 5)), r"kernel.*\[3, 5\]|\[3, 5\].*kernel"),
-    (dict(bias=(4, 3)), r"bias.*\[4, 3\]|\[4, 3\].*bias"),
-    (dict(x=(2,)), r"\[2\]"),
-], ids=["kernel", "bias", "rank"])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (dict(kernel=(3, 5)), r"kernel.*\[3, 5\]|\[3, 5\].*kernel"),
+        (dict(bias=(4, 3)), r"bias.*\[4, 3\]|\[4, 3\].*bias"),
+        (dict(x=(2,)), r"\[2\]"),
+    ],
+    ids=["kernel", "bias", "rank"],
+)
 def test_the_raw_operator_checks_shapes_itself(bad, message):
     shapes = dict(x=(2, 3, 4), kernel=(3, 4), bias=(3, 4)) | bad
     x, kernel, bias = (torch.zeros(shapes[name]) for name in ("x", "kernel", "bias"))
@@ -55,8 +59,14 @@ def test_the_raw_operator_checks_dtypes_attributes_and_axes():
 
 
 # (x shape, reduce_axis, reduction): every form of reduction, several runs included.
-REDUCTION_FORMS = [((3, 4, 5), None, "sum"), ((3, 4, 5), -1, "sum"), ((3, 4, 5), 1, "mean"),
-                   ((3, 4, 5, 6), (1, 2), "mean"), ((3, 4, 5, 6), (1, 3), "sum"), ((3, 4, 5, 6), (1, 2, 3), "sum")]
+REDUCTION_FORMS = [
+    ((3, 4, 5), None, "sum"),
+    ((3, 4, 5), -1, "sum"),
+    ((3, 4, 5), 1, "mean"),
+    ((3, 4, 5, 6), (1, 2), "mean"),
+    ((3, 4, 5, 6), (1, 3), "sum"),
+    ((3, 4, 5, 6), (1, 2, 3), "sum"),
+]
 
 
 @pytest.mark.parametrize("dynamic", [True, None], ids=["dynamic=True", "batch varies"])
@@ -85,6 +95,7 @@ def test_the_loader_refuses_a_build_for_another_pytorch(monkeypatch):
     class OtherBuild:
         TORCH_VERSION = "1.0.0"
         SOURCE_DIR = "/nowhere"
+
     monkeypatch.setattr(_loader, "build_info", lambda: OtherBuild)
     with pytest.raises(ImportError, match=r"built for PyTorch 1\.0\.0, but PyTorch .* is installed.*Rebuild"):
         _loader.load()
@@ -94,6 +105,7 @@ def test_the_loader_refuses_a_build_without_the_operators(monkeypatch):
     class NoTorch:
         TORCH_VERSION = None
         SOURCE_DIR = "/nowhere"
+
     monkeypatch.setattr(_loader, "build_info", lambda: NoTorch)
     with pytest.raises(ImportError, match="built without its PyTorch operator library.*Rebuild"):
         _loader.load()
@@ -112,6 +124,7 @@ def test_cuda_tensors_without_the_cuda_operators_are_refused_naming_the_rebuild(
 
         def dim(self):
             return 2
+
     with pytest.raises(NotImplementedError, match="without its CUDA operators.*rebuild"):
         storch.ops._check_operands(CudaTensor(), None, None)
 

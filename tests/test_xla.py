@@ -18,9 +18,12 @@ from helpers.support import assert_close, draw_operands
 # whose headers allow it, on the CPU), jit-compiled code runs the same
 # kernels with the same bits; elsewhere XLA compiles the composite.
 LOWERED = spatial_ops.tensorflow.runs_fused_in_xla()
-CASES = [("gelu", None, "sum"), (spatial_ops.Activation("elu", alpha=0.3), -1, "mean"),
-         (spatial_ops.Activation("relu", negative_slope=0.1, max_value=4.0), (1, 2), "sum"),
-         ("softplus", 1, "sum")]
+CASES = [
+    ("gelu", None, "sum"),
+    (spatial_ops.Activation("elu", alpha=0.3), -1, "mean"),
+    (spatial_ops.Activation("relu", negative_slope=0.1, max_value=4.0), (1, 2), "sum"),
+    ("softplus", 1, "sum"),
+]
 
 
 def _compiled_hlo(jitted, *args):
@@ -29,8 +32,9 @@ def _compiled_hlo(jitted, *args):
 
 def _assert_same(got, expected, dtype, what):
     if LOWERED:
-        np.testing.assert_array_equal(tf.cast(got, tf.float64).numpy(), tf.cast(expected, tf.float64).numpy(),
-                                      err_msg=what)
+        np.testing.assert_array_equal(
+            tf.cast(got, tf.float64).numpy(), tf.cast(expected, tf.float64).numpy(), err_msg=what
+        )
     else:
         assert_close(got, expected, dtype, what)
 
@@ -55,8 +59,9 @@ def test_jit_compiled_forward_and_gradients_run_the_fused_kernels(rng, dtype, ac
     hlo = _compiled_hlo(jitted, x, kernel, bias, w)
     lowered = 'custom_call_target="spatial_ops_spatial_dense"' in hlo
     assert lowered == LOWERED and ('custom_call_target="spatial_ops_spatial_dense_grad"' in hlo) == LOWERED
-    for got, expected, what in zip(jitted(x, kernel, bias, w), forward_and_gradients(x, kernel, bias, w),
-                                   ("y", "dx", "dkernel", "dbias")):
+    for got, expected, what in zip(
+        jitted(x, kernel, bias, w), forward_and_gradients(x, kernel, bias, w), ("y", "dx", "dkernel", "dbias")
+    ):
         _assert_same(got, expected, dtype, what)
 
 
@@ -78,8 +83,9 @@ def test_jit_compiled_second_order_gradients(rng, activation, reduce_axis, reduc
 
     jitted = tf.function(gradient_penalty_gradients, jit_compile=True)
     assert ('custom_call_target="spatial_ops_spatial_dense_grad"' in _compiled_hlo(jitted, x, kernel, bias)) == LOWERED
-    for got, expected, what in zip(jitted(x, kernel, bias), gradient_penalty_gradients(x, kernel, bias),
-                                   ("d/dx", "d/dkernel", "d/dbias")):
+    for got, expected, what in zip(
+        jitted(x, kernel, bias), gradient_penalty_gradients(x, kernel, bias), ("d/dx", "d/dkernel", "d/dbias")
+    ):
         # The second order adds TensorFlow element-wise ops, which XLA may fuse and round differently.
         assert_close(got, expected, tf.float64, what)
 
@@ -88,11 +94,21 @@ def test_jit_compiled_second_order_gradients(rng, activation, reduce_axis, reduc
 @pytest.mark.skipif(not LOWERED, reason="this build does not lower the op to XLA")
 def test_bad_shapes_are_refused_at_compile_time_with_the_ops_message():
     op = spatial_ops.tensorflow._loader.LIBRARY.spatial_ops_spatial_dense
-    attrs = dict(activation="relu", activation_params=[], reduction="none", has_bias=True, derivative_order=0,
-                 reduce_begin=2, reduce_end=3)
+    attrs = dict(
+        activation="relu",
+        activation_params=[],
+        reduction="none",
+        has_bias=True,
+        derivative_order=0,
+        reduce_begin=2,
+        reduce_end=3,
+    )
     # Unknown dimensions get past the shape function; XLA compiles for the real ones.
-    jitted = tf.function(lambda x, kernel, bias: op(x, kernel, bias, **attrs), jit_compile=True,
-                         input_signature=[tf.TensorSpec([None] * 3), *[tf.TensorSpec([None] * 2)] * 2])
+    jitted = tf.function(
+        lambda x, kernel, bias: op(x, kernel, bias, **attrs),
+        jit_compile=True,
+        input_signature=[tf.TensorSpec([None] * 3), *[tf.TensorSpec([None] * 2)] * 2],
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[3, 5\]"):
         jitted(tf.ones((2, 3, 4)), tf.ones((3, 5)), tf.ones((3, 4)))
 
@@ -115,19 +131,22 @@ def test_importing_spatial_ops_after_an_xla_compilation_runs_the_composite_and_s
         "    y = f(x, kernel)\n"
         "print(any('Import spatial_ops before the first XLA compilation' in str(w.message) for w in caught))\n"
         "print('custom-call' in f.experimental_get_compiler_ir(x, kernel)(stage='hlo'))\n"
-        "print(np.abs(y.numpy() - spatial_ops.spatial_dense(x, kernel, activation='gelu').numpy()).max())\n")
+        "print(np.abs(y.numpy() - spatial_ops.spatial_dense(x, kernel, activation='gelu').numpy()).max())\n"
+    )
     warned, custom_call, error = out.split()[-3:]
     assert warned == "True" and custom_call == "False" and float(error) < 1e-6
 
 
 def _model(fused, seed):
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input((6, 5)),
-        spatial_ops.SpatialDense(activation="tanh", kernel_initializer="random_normal", fused=fused),
-        spatial_ops.SpatialDense(reduce_axis=-1, reduction="mean", fused=fused),
-        keras.layers.Dense(1),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((6, 5)),
+            spatial_ops.SpatialDense(activation="tanh", kernel_initializer="random_normal", fused=fused),
+            spatial_ops.SpatialDense(reduce_axis=-1, reduction="mean", fused=fused),
+            keras.layers.Dense(1),
+        ]
+    )
 
 
 def test_model_compiled_with_jit_trains_like_the_fused_model(rng):
@@ -151,14 +170,18 @@ def machine_with_a_gpu(monkeypatch):
     """Keras resolves jit_compile="auto" to XLA only where a GPU is listed."""
     listed = tf.config.list_physical_devices()
     gpu = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
-    monkeypatch.setattr(tf.config, "list_physical_devices",
-                        lambda device_type=None: listed + [gpu] if device_type in (None, "GPU") else listed)
+    monkeypatch.setattr(
+        tf.config,
+        "list_physical_devices",
+        lambda device_type=None: listed + [gpu] if device_type in (None, "GPU") else listed,
+    )
 
 
 @pytest.mark.parametrize("jit_compile", ["auto", True])
 @pytest.mark.parametrize("fused, expect_xla", [("auto", False), (True, False), (False, True)])
-def test_jit_compile_keeps_the_fused_kernels_where_the_op_cannot_be_lowered(machine_with_a_gpu, jit_compile, fused,
-                                                                           expect_xla):
+def test_jit_compile_keeps_the_fused_kernels_where_the_op_cannot_be_lowered(
+    machine_with_a_gpu, jit_compile, fused, expect_xla
+):
     """A GPU listed and a library without the CUDA handlers: every layer but
     a fused=False one declines XLA, and Keras compiles the model without it
     (an explicit True with Keras' warning)."""
@@ -202,14 +225,21 @@ def test_saved_jit_compiled_function_reloads_in_a_fresh_process(rng, tmp_path):
     x = rng.normal(size=(4, 3, 5)).astype(np.float32)
     module = tf.Module()
     module.kernel = tf.Variable(rng.normal(size=(3, 5)).astype(np.float32))
-    module.f = tf.function(lambda x: spatial_ops.spatial_dense(x, module.kernel, activation="silu", reduce_axis=-1),
-                           jit_compile=True, input_signature=[tf.TensorSpec((None, 3, 5))])
+    module.f = tf.function(
+        lambda x: spatial_ops.spatial_dense(x, module.kernel, activation="silu", reduce_axis=-1),
+        jit_compile=True,
+        input_signature=[tf.TensorSpec((None, 3, 5))],
+    )
     expected = module.f(x).numpy()
     tf.saved_model.save(module, str(tmp_path / "model"))
     np.save(tmp_path / "x.npy", x)
-    run_python("import sys, numpy as np, tensorflow as tf\n"
-               "import spatial_ops\n"
-               "loaded = tf.saved_model.load(sys.argv[1])\n"
-               "np.save(sys.argv[3], loaded.f(np.load(sys.argv[2])).numpy())\n",
-               tmp_path / "model", tmp_path / "x.npy", tmp_path / "y.npy")
+    run_python(
+        "import sys, numpy as np, tensorflow as tf\n"
+        "import spatial_ops\n"
+        "loaded = tf.saved_model.load(sys.argv[1])\n"
+        "np.save(sys.argv[3], loaded.f(np.load(sys.argv[2])).numpy())\n",
+        tmp_path / "model",
+        tmp_path / "x.npy",
+        tmp_path / "y.npy",
+    )
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)

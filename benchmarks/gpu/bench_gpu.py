@@ -52,15 +52,22 @@ COMPILER_OF = {"_core": "torch.compile", "torch op": "torch.compile", "jax op": 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
-                        help="cpu: the dry run, every path at a small size (no figure means anything)")
+    parser.add_argument(
+        "--device",
+        default="cuda",
+        choices=("cuda", "cpu"),
+        help="cpu: the dry run, every path at a small size (no figure means anything)",
+    )
     parser.add_argument("--out", default=str(ROOT / "build" / "gpu-results"), help="folder for the results")
-    parser.add_argument("--sizes", default="256x128x128,1024x256x256",
-                        help="comma-separated BxHxW (x is (B, H, W); 256x128x128 float32 is 16 MiB, "
-                             "1024x256x256 256 MiB)")
+    parser.add_argument(
+        "--sizes",
+        default="256x128x128,1024x256x256",
+        help="comma-separated BxHxW (x is (B, H, W); 256x128x128 float32 is 16 MiB, 1024x256x256 256 MiB)",
+    )
     parser.add_argument("--activations", default="relu,gelu", help="comma-separated, of relu and gelu")
-    parser.add_argument("--reduce", default="none,-1",
-                        help="comma-separated: none (elementwise) and/or -1 (sum over W)")
+    parser.add_argument(
+        "--reduce", default="none,-1", help="comma-separated: none (elementwise) and/or -1 (sum over W)"
+    )
     parser.add_argument("--dtype", default="float32", choices=sorted(TOLERANCES))
     parser.add_argument("--repeat", type=int, default=15, help="timed samples per measurement (median)")
     parser.add_argument("--calls", type=int, default=10, help="back-to-back calls per timed sample")
@@ -91,9 +98,11 @@ class Frameworks:
         self.device = device
         self.jax_device = jax.devices("gpu" if device == "cuda" else "cpu")[0]
         if device == "cuda" and not (torch.cuda.is_available() and _core.built_with_cuda):
-            raise SystemExit("--device cuda needs a CUDA device and spatial_ops built with CUDA "
-                             f"(torch.cuda.is_available() {torch.cuda.is_available()}, "
-                             f"_core.built_with_cuda {_core.built_with_cuda})")
+            raise SystemExit(
+                "--device cuda needs a CUDA device and spatial_ops built with CUDA "
+                f"(torch.cuda.is_available() {torch.cuda.is_available()}, "
+                f"_core.built_with_cuda {_core.built_with_cuda})"
+            )
 
     def name(self):
         if self.device == "cuda":
@@ -121,13 +130,18 @@ class Case:
         self.fw, self.size, self.activation, self.reduce = fw, size, activation, reduce
         batch, height, width = size
         generator = torch.Generator(device=fw.device).manual_seed(0)
-        make = lambda *shape: torch.randn(shape, device=fw.device, dtype=getattr(torch, dtype),  # noqa: E731
-                                          generator=generator)
+        make = lambda *shape: torch.randn(
+            shape,
+            device=fw.device,
+            dtype=getattr(torch, dtype),  # noqa: E731
+            generator=generator,
+        )
         self.x, self.kernel, self.bias = make(batch, height, width), make(height, width), make(height, width)
         self.out_shape = size if reduce is None else size[:2]
         self.dy = make(*self.out_shape)
-        self.jax_operands = [jax.device_put(t.cpu().numpy(), fw.jax_device)
-                             for t in (self.x, self.kernel, self.bias, self.dy)]
+        self.jax_operands = [
+            jax.device_put(t.cpu().numpy(), fw.jax_device) for t in (self.x, self.kernel, self.bias, self.dy)
+        ]
         self.kwargs = dict(activation=activation, reduce_axis=reduce)
 
     def bytes(self, pass_):
@@ -173,12 +187,16 @@ class Case:
         fw, torch = self.fw, self.fw.torch
         batch, height, width = self.size
         reduction, row = ("none" if self.reduce is None else "sum"), self.activation
-        x4, k3, b3 = self.x.view(batch, height, width, 1), self.kernel.view(height, width, 1), \
-            self.bias.view(height, width, 1)
+        x4, k3, b3 = (
+            self.x.view(batch, height, width, 1),
+            self.kernel.view(height, width, 1),
+            self.bias.view(height, width, 1),
+        )
         y = torch.empty(self.out_shape, device=fw.device, dtype=self.x.dtype)
         grads = [torch.empty_like(t) for t in (self.x, self.kernel, self.bias)]
-        arrays = [fw.as_core_array(t) for t in (x4, k3, b3, y.view(*self.out_shape, 1),
-                                                self.dy.view(*self.out_shape, 1))]
+        arrays = [
+            fw.as_core_array(t) for t in (x4, k3, b3, y.view(*self.out_shape, 1), self.dy.view(*self.out_shape, 1))
+        ]
         outs = tuple(fw.as_core_array(g.view_as(v)) for g, v in zip(grads, (x4, k3, b3)))
 
         def forward():
@@ -189,6 +207,7 @@ class Case:
             forward()
             fw.core.backward(arrays[4], *arrays[:3], row, [], reduction, out=outs)
             return (y, *grads)
+
         return forward, step, fw.torch_wait
 
     def implementations(self):
@@ -196,10 +215,14 @@ class Case:
         torch_op = lambda x, kernel, bias: fw.storch.spatial_dense(x, kernel, bias, **self.kwargs)  # noqa: E731
         jax_op = lambda x, kernel, bias: fw.sjax.spatial_dense(x, kernel, bias, **self.kwargs)  # noqa: E731
         fw.torch._dynamo.reset()  # every case compiles afresh, never past Dynamo's recompile limit
-        return {"_core": self.core_calls(), "torch op": self.torch_calls(torch_op),
-                "jax op": self.jax_calls(jax_op), "torch eager": self.torch_calls(self.torch_composite),
-                "torch.compile": self.torch_calls(fw.torch.compile(self.torch_composite)),
-                "jax.jit": self.jax_calls(self.jax_composite)}
+        return {
+            "_core": self.core_calls(),
+            "torch op": self.torch_calls(torch_op),
+            "jax op": self.jax_calls(jax_op),
+            "torch eager": self.torch_calls(self.torch_composite),
+            "torch.compile": self.torch_calls(fw.torch.compile(self.torch_composite)),
+            "jax.jit": self.jax_calls(self.jax_composite),
+        }
 
     def reference(self):
         """y, dx, dkernel, dbias of the composite in float64."""
@@ -248,29 +271,48 @@ def measure(fw, args):
                 destination = fw.torch.empty_like(case.x)
                 copy_ms = time_ms(lambda: destination.copy_(case.x), fw.torch_wait, args.repeat, args.calls)
                 copy_gbps = 2 * case.x.numel() * case.x.element_size() / copy_ms / 1e6
-                config = {"size": "x".join(map(str, size)), "activation": activation,
-                          "reduce": "none" if reduce is None else str(reduce), "copy_GBps": copy_gbps}
+                config = {
+                    "size": "x".join(map(str, size)),
+                    "activation": activation,
+                    "reduce": "none" if reduce is None else str(reduce),
+                    "copy_GBps": copy_gbps,
+                }
                 for name, (forward, step, wait) in case.implementations().items():
                     for pass_, call in (("forward", forward), ("training step", step)):
                         result = call()
                         results = [result] if pass_ == "forward" else list(result)
                         # The _core step returns y too; the others return the gradients alone.
-                        want = reference[:1] if pass_ == "forward" else (
-                            reference if len(results) == 4 else reference[1:])
+                        want = (
+                            reference[:1] if pass_ == "forward" else (reference if len(results) == 4 else reference[1:])
+                        )
                         error = max_relative_error(results, want)
-                        row = dict(config, implementation=name, pass_=pass_, max_rel_error=error,
-                                   ms=time_ms(call, wait, args.repeat, args.calls))
+                        row = dict(
+                            config,
+                            implementation=name,
+                            pass_=pass_,
+                            max_rel_error=error,
+                            ms=time_ms(call, wait, args.repeat, args.calls),
+                        )
                         row["GBps"] = case.bytes(pass_) / row["ms"] / 1e6
                         row["of_copy"] = row["GBps"] / copy_gbps
                         rows.append(row)
                         if name in FUSED and not error <= tol:
-                            failures.append(f"{config['size']} {activation} reduce={config['reduce']} {name} "
-                                            f"{pass_}: relative error {error:.2e} > {tol}")
+                            failures.append(
+                                f"{config['size']} {activation} reduce={config['reduce']} {name} "
+                                f"{pass_}: relative error {error:.2e} > {tol}"
+                            )
                 if fw.device == "cuda":  # the next case allocates afresh
                     fw.torch.cuda.empty_cache()
     for row in rows:
-        peer = next((r for r in rows if r["implementation"] == COMPILER_OF.get(row["implementation"])
-                     and all(r[k] == row[k] for k in ("size", "activation", "reduce", "pass_"))), None)
+        peer = next(
+            (
+                r
+                for r in rows
+                if r["implementation"] == COMPILER_OF.get(row["implementation"])
+                and all(r[k] == row[k] for k in ("size", "activation", "reduce", "pass_"))
+            ),
+            None,
+        )
         row["over_compiler"] = peer["ms"] / row["ms"] if peer else None
     return rows, failures
 
@@ -279,8 +321,10 @@ def measure_overhead(fw, args):
     """Microseconds per forward call at 1x4x4, where the device's work is
     nothing and the host's is all."""
     case = Case(fw, "float32", OVERHEAD_SIZE, "relu", None)
-    return {name: time_ms(forward, wait, args.repeat, args.overhead_calls) * 1e3
-            for name, (forward, _step, wait) in case.implementations().items()}
+    return {
+        name: time_ms(forward, wait, args.repeat, args.overhead_calls) * 1e3
+        for name, (forward, _step, wait) in case.implementations().items()
+    }
 
 
 def verdicts(rows, overhead):
@@ -292,38 +336,58 @@ def verdicts(rows, overhead):
             continue
         name = f"{row['size']} {row['activation']} reduce={row['reduce']} {row['implementation']} {row['pass_']}"
         found.append((f"{name}: of copy bandwidth", row["of_copy"], OF_COPY_TARGETS[row["pass_"]]))
-        found.append((f"{name}: speed-up over {COMPILER_OF[row['implementation']]}", row["over_compiler"],
-                      OVER_COMPILER_TARGET))
+        found.append(
+            (f"{name}: speed-up over {COMPILER_OF[row['implementation']]}", row["over_compiler"], OVER_COMPILER_TARGET)
+        )
     verdict = [(what, value, target, value >= target) for what, value, target in found]
     for name in ("torch op", "jax op"):
-        verdict.append((f"host overhead per call, {name} (us)", overhead[name], OVERHEAD_TARGET_US,
-                        overhead[name] <= OVERHEAD_TARGET_US))
+        verdict.append(
+            (
+                f"host overhead per call, {name} (us)",
+                overhead[name],
+                OVERHEAD_TARGET_US,
+                overhead[name] <= OVERHEAD_TARGET_US,
+            )
+        )
     return verdict
 
 
 def markdown(device, args, rows, overhead, failures, versions):
-    lines = [f"## GPU: {device}", "",
-             f"{versions}; dtype {args.dtype}; per call, median of {args.repeat} samples of {args.calls} "
-             "back-to-back calls by the host's clock; 'of copy' is the pass's bytes per second over a "
-             "device-to-device copy of x in the same run; 'x compiler' is the time of the framework's "
-             "compiled composite (torch.compile for _core and the PyTorch operator, jax.jit for the JAX "
-             "custom call) over this one.", "",
-             "| x (BxHxW) | activation | reduce | pass | implementation | ms | GB/s | of copy | x compiler "
-             "| max rel. error |",
-             "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"## GPU: {device}",
+        "",
+        f"{versions}; dtype {args.dtype}; per call, median of {args.repeat} samples of {args.calls} "
+        "back-to-back calls by the host's clock; 'of copy' is the pass's bytes per second over a "
+        "device-to-device copy of x in the same run; 'x compiler' is the time of the framework's "
+        "compiled composite (torch.compile for _core and the PyTorch operator, jax.jit for the JAX "
+        "custom call) over this one.",
+        "",
+        "| x (BxHxW) | activation | reduce | pass | implementation | ms | GB/s | of copy | x compiler "
+        "| max rel. error |",
+        "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
         over = "" if r["over_compiler"] is None else f"{r['over_compiler']:.2f}"
-        lines.append(f"| {r['size']} | {r['activation']} | {r['reduce']} | {r['pass_']} | {r['implementation']} "
-                     f"| {r['ms']:.3f} | {r['GBps']:.0f} | {r['of_copy']:.2f} | {over} | {r['max_rel_error']:.1e} |")
-    lines += ["", f"Host overhead per forward call at {'x'.join(map(str, OVERHEAD_SIZE))} (us, median of "
-              f"{args.repeat} samples of {args.overhead_calls} calls):", "",
-              "| " + " | ".join(overhead) + " |", "|" + " ---: |" * len(overhead),
-              "| " + " | ".join(f"{v:.1f}" for v in overhead.values()) + " |"]
+        lines.append(
+            f"| {r['size']} | {r['activation']} | {r['reduce']} | {r['pass_']} | {r['implementation']} "
+            f"| {r['ms']:.3f} | {r['GBps']:.0f} | {r['of_copy']:.2f} | {over} | {r['max_rel_error']:.1e} |"
+        )
+    lines += [
+        "",
+        f"Host overhead per forward call at {'x'.join(map(str, OVERHEAD_SIZE))} (us, median of "
+        f"{args.repeat} samples of {args.overhead_calls} calls):",
+        "",
+        "| " + " | ".join(overhead) + " |",
+        "|" + " ---: |" * len(overhead),
+        "| " + " | ".join(f"{v:.1f}" for v in overhead.values()) + " |",
+    ]
     verdict = verdicts(rows, overhead)
     if verdict:
         lines += ["", "Targets (float32, 1024x256x256):", ""]
-        lines += [f"- {'met' if met else 'MISSED'}: {what} {value:.2f} (target {target})"
-                  for what, value, target, met in verdict]
+        lines += [
+            f"- {'met' if met else 'MISSED'}: {what} {value:.2f} (target {target})"
+            for what, value, target, met in verdict
+        ]
     if failures:
         lines += ["", "Checks FAILED:", ""] + [f"- {f}" for f in failures]
     return "\n".join(lines) + "\n"
@@ -332,7 +396,7 @@ def markdown(device, args, rows, overhead, failures, versions):
 def main(argv=None):
     args = parse_args(argv)
     fw = Frameworks(args.device)
-    versions = (f"PyTorch {fw.torch.__version__} (CUDA {fw.torch.version.cuda}), JAX {fw.jax.__version__}")
+    versions = f"PyTorch {fw.torch.__version__} (CUDA {fw.torch.version.cuda}), JAX {fw.jax.__version__}"
     print(f"device: {fw.name()}; {versions}", flush=True)
     rows, failures = measure(fw, args)
     overhead = measure_overhead(fw, args)
@@ -340,9 +404,12 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     report = markdown(fw.name(), args, rows, overhead, failures, versions)
     (out / "gpu_benchmark.md").write_text(report)
-    (out / "gpu_benchmark.json").write_text(json.dumps(
-        {"device": fw.name(), "versions": versions, "dtype": args.dtype, "rows": rows, "overhead_us": overhead},
-        indent=1))
+    (out / "gpu_benchmark.json").write_text(
+        json.dumps(
+            {"device": fw.name(), "versions": versions, "dtype": args.dtype, "rows": rows, "overhead_us": overhead},
+            indent=1,
+        )
+    )
     print(report)
     return 1 if failures else 0
 

@@ -13,8 +13,7 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_DIR = "docs"
-PATTERNS = ("BENCHMARKS.md", "CHANGELOG.md", "benchmarks/last_*.md", "benchmarks/gpu/last_*.md",
-            "benchmarks/*.png")
+PATTERNS = ("BENCHMARKS.md", "CHANGELOG.md", "benchmarks/last_*.md", "benchmarks/gpu/last_*.md", "benchmarks/*.png")
 # A Markdown link or image target that leaves docs/: ](../path#anchor)
 _LINK_OUT_OF_DOCS = re.compile(r"\]\((\.\./[^)\s#]+)(#[^)\s]*)?\)")
 

@@ -42,7 +42,8 @@ def register_handlers():
         library = ctypes.CDLL(str(_LIBRARY))
     except OSError as error:
         raise ImportError(
-            f"spatial_ops: loading {_LIBRARY} failed ({error}); rebuild it: {rebuild_command()}") from None
+            f"spatial_ops: loading {_LIBRARY} failed ({error}); rebuild it: {rebuild_command()}"
+        ) from None
     backends = []
     for platform, handlers in _HANDLERS.items():
         if not all(hasattr(library, symbol) for symbol in handlers.values()):

@@ -32,7 +32,7 @@ def _einsum_rule(operands, results, x_rank, reduced):
     first, x's shape), "y" (x's without the reduced axes), "weight" (x's
     spatial shape) or "empty" (the [0] bias of a call without one). Factor b
     is the batch; the spatial factors (and the empty one) stay replicated."""
-    spatial = list(string.ascii_lowercase[2:2 + x_rank - 1])
+    spatial = list(string.ascii_lowercase[2 : 2 + x_rank - 1])
     kept = [f for i, f in enumerate(spatial, start=1) if i not in reduced]
     letters = {"x": ["b", *spatial], "y": ["b", *kept], "weight": spatial, "empty": ["z"]}
     side = lambda roles: ", ".join(" ".join(letters[role]) for role in roles)
@@ -65,9 +65,12 @@ def partitioned_forward(call, attrs, x_rank):
 
     bias = "weight" if attrs.has_bias else "empty"
     rule, replicated = _einsum_rule(("x", "weight", bias), ("y",), x_rank, _reduced_axes(attrs))
-    forward.def_partition(partition=partition,
-                          infer_sharding_from_operands=lambda mesh, args, result: shardings(mesh, args)[0],
-                          sharding_rule=rule, need_replication_factors=replicated)
+    forward.def_partition(
+        partition=partition,
+        infer_sharding_from_operands=lambda mesh, args, result: shardings(mesh, args)[0],
+        sharding_rule=rule,
+        need_replication_factors=replicated,
+    )
     return forward
 
 
@@ -95,11 +98,15 @@ def partitioned_backward(call, attrs, x_rank):
             if axes is None:
                 return dx, dkernel, dbias
             return dx, jax.lax.psum(dkernel, axes), jax.lax.psum(dbias, axes)
+
         return mesh, lower, results, args
 
     bias = "weight" if attrs.has_bias else "empty"
     rule, replicated = _einsum_rule(("y", "x", "weight", bias), ("x", "weight", bias), x_rank, _reduced_axes(attrs))
-    backward.def_partition(partition=partition,
-                           infer_sharding_from_operands=lambda mesh, args, result: shardings(mesh, args)[0],
-                           sharding_rule=rule, need_replication_factors=replicated)
+    backward.def_partition(
+        partition=partition,
+        infer_sharding_from_operands=lambda mesh, args, result: shardings(mesh, args)[0],
+        sharding_rule=rule,
+        need_replication_factors=replicated,
+    )
     return backward

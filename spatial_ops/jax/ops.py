@@ -55,7 +55,7 @@ class Attrs:
     def output_shape(self, x_shape):
         if self.reduction == "none":
             return tuple(x_shape)
-        return tuple(x_shape[:self.reduce_begin]) + tuple(x_shape[self.reduce_end:])
+        return tuple(x_shape[: self.reduce_begin]) + tuple(x_shape[self.reduce_end :])
 
     def with_spatial_axis_in_front(self):
         """The attributes once a new axis 1 is put before x's spatial axes."""
@@ -63,6 +63,7 @@ class Attrs:
 
 
 # ---- the custom calls, with their vmap rules ----
+
 
 def _call_forward(attrs, x, kernel, bias):
     result = jax.ShapeDtypeStruct(attrs.output_shape(x.shape), x.dtype)
@@ -78,12 +79,12 @@ def _as_spatial_axis(size, batched, x_like, weights):
     """The mapped axis (size) as axis 1 of the x-like arrays (batch first) and
     axis 0 of the weights, broadcast where an array is not mapped."""
     moved = []
-    for array, is_batched in zip(x_like, batched[:len(x_like)]):
+    for array, is_batched in zip(x_like, batched[: len(x_like)]):
         if is_batched:
             moved.append(jnp.moveaxis(array, 0, 1))
         else:
             moved.append(jnp.broadcast_to(array[:, None], (array.shape[0], size, *array.shape[1:])))
-    for array, is_batched in zip(weights, batched[len(x_like):]):
+    for array, is_batched in zip(weights, batched[len(x_like) :]):
         moved.append(array if is_batched else jnp.broadcast_to(array, (size, *array.shape)))
     return moved
 
@@ -136,6 +137,7 @@ def _backward(attrs):
 
 # ---- differentiation ----
 
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def fused_forward(attrs, x, kernel, bias):
     """y of the forward op, differentiable (its VJP is fused_backward)."""
@@ -169,8 +171,15 @@ def _fused_backward_fwd(attrs, dy, x, kernel, bias):
 def _fused_backward_bwd(attrs, operands, gradients):
     grad_dx, grad_dkernel, grad_dbias = gradients
     return _second_order.backward_gradients(
-        _JAX_ARRAYS, _forward_with_dict, _backward_with_dict, dataclasses.asdict(attrs), *operands,
-        grad_dx, grad_dkernel, grad_dbias if attrs.has_bias else None)
+        _JAX_ARRAYS,
+        _forward_with_dict,
+        _backward_with_dict,
+        dataclasses.asdict(attrs),
+        *operands,
+        grad_dx,
+        grad_dkernel,
+        grad_dbias if attrs.has_bias else None,
+    )
 
 
 fused_backward.defvjp(_fused_backward_fwd, _fused_backward_bwd)
@@ -193,6 +202,7 @@ _JAX_ARRAYS = _second_order.ArrayFunctions(
 
 
 # ---- the public op ----
+
 
 def _dtype_name(dtype):
     return jnp.dtype(dtype).name
@@ -267,6 +277,5 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     call = _fused_call.plan(resolve(activation), axes, reduction, list(x.shape))
     kernel = _spatial_weight(kernel, spatial)
     bias_operand = jnp.zeros((0,), x.dtype) if bias is None else _spatial_weight(bias, spatial)
-    attrs = Attrs(call.activation, call.params, call.reduction, bias is not None, 0, call.reduce_begin,
-                  call.reduce_end)
+    attrs = Attrs(call.activation, call.params, call.reduction, bias is not None, 0, call.reduce_begin, call.reduce_end)
     return call.finish(fused_forward(attrs, x, kernel, bias_operand), _reduce, reduction)

@@ -20,5 +20,4 @@ def load_op_library():
     LIBRARY.load()
 
 
-__all__ = ["in_xla_context", "load_op_library", "reference", "runs_fused_in_xla",
-           "spatial_dense"]
+__all__ = ["in_xla_context", "load_op_library", "reference", "runs_fused_in_xla", "spatial_dense"]

@@ -29,8 +29,10 @@ FEATURES = (
     "gpu_kernels",  # the CUDA OpKernels
     "xla_gpu",  # XLA's GPU compiler lowers the ops too (the CUDA handlers)
 )
-BUILD_STAMP = re.compile(rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);"
-                         + b"".join(b"(?:" + name.encode() + rb"=([01]);)?" for name in FEATURES))
+BUILD_STAMP = re.compile(
+    rb"spatial_ops-build-stamp:tensorflow=([^;\0]+);cxx11_abi=([01]);"
+    + b"".join(b"(?:" + name.encode() + rb"=([01]);)?" for name in FEATURES)
+)
 
 
 def format_build_stamp(version, cxx11_abi, features=()):
@@ -91,7 +93,9 @@ def _warn_if_a_gpu_goes_unused(features, rebuild):
         "spatial_ops: TensorFlow sees a GPU, but this op library has no GPU kernels (built without "
         "nvcc, or against a TensorFlow that is not a CUDA build), so its ops run on the CPU. Install "
         "the CUDA TensorFlow (tensorflow, not tensorflow-cpu) and the CUDA toolkit of its major "
-        f"version with nvcc on PATH, then rebuild with SPATIAL_OPS_CUDA=ON: {rebuild}", stacklevel=4)
+        f"version with nvcc on PATH, then rebuild with SPATIAL_OPS_CUDA=ON: {rebuild}",
+        stacklevel=4,
+    )
 
 
 def load_op_library():

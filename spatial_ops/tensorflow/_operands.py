@@ -14,8 +14,7 @@ SUPPORTED_DTYPES = frozenset((tf.float16, tf.bfloat16, tf.float32, tf.float64))
 def _as_weight(weight, dtype, name, x):
     if weight is None:
         return None
-    if isinstance(weight, tf.Tensor) or (
-            hasattr(weight, "dtype") and not hasattr(weight, "__array_interface__")):
+    if isinstance(weight, tf.Tensor) or (hasattr(weight, "dtype") and not hasattr(weight, "__array_interface__")):
         # A tensor or variable keeps its dtype (read through any autocast scope).
         tensor = weight if isinstance(weight, tf.Tensor) else tf.convert_to_tensor(weight)
         if tensor.dtype is not dtype and tensor.dtype != dtype:
@@ -39,13 +38,10 @@ def prepare_operands(x, kernel, bias):
         x = tf.convert_to_tensor(x)
     if x.dtype not in SUPPORTED_DTYPES:
         raise ValueError(
-            f"x has dtype {x.dtype.name} (shape {x.shape}); supported dtypes are "
-            "float16, bfloat16, float32 and float64"
+            f"x has dtype {x.dtype.name} (shape {x.shape}); supported dtypes are float16, bfloat16, float32 and float64"
         )
     if x.shape.rank is None or x.shape.rank < 2:
-        raise ValueError(
-            f"x must have a known rank >= 2, (batch, d1, ..., dk), got shape {x.shape}"
-        )
+        raise ValueError(f"x must have a known rank >= 2, (batch, d1, ..., dk), got shape {x.shape}")
     kernel = _as_weight(kernel, x.dtype, "kernel", x)
     bias = _as_weight(bias, x.dtype, "bias", x)
     spatial_dims = x.shape.as_list()[1:]

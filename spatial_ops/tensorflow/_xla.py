@@ -15,4 +15,3 @@ from tensorflow.python.ops import control_flow_util as _control_flow_util
 def in_xla_context():
     """True while tracing a function that XLA will compile."""
     return bool(_control_flow_util.GraphOrParentsInXlaContext(_tf_ops.get_default_graph()))
-

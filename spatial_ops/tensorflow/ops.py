@@ -78,7 +78,8 @@ def _warn_lowering_missed():
         "spatial_ops was imported after XLA had compiled something in this process, so XLA cannot "
         "run its fused kernels: jit-compiled code runs the same math as TensorFlow composites. "
         "Import spatial_ops before the first XLA compilation (jit_compile=True) for the fused kernels.",
-        stacklevel=3)
+        stacklevel=3,
+    )
 
 
 def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, reduction="sum"):
@@ -98,11 +99,13 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     exports that run without spatial_ops.
     """
     if exporting.tracing_portable():
-        return composite.spatial_dense(x, kernel, bias, activation=activation,
-                                       reduce_axis=reduce_axis, reduction=reduction)
+        return composite.spatial_dense(
+            x, kernel, bias, activation=activation, reduce_axis=reduce_axis, reduction=reduction
+        )
     if _xla.in_xla_context() and not runs_fused_in_xla():
-        return reference.spatial_dense(x, kernel, bias, activation=activation,
-                                       reduce_axis=reduce_axis, reduction=reduction)
+        return reference.spatial_dense(
+            x, kernel, bias, activation=activation, reduce_axis=reduce_axis, reduction=reduction
+        )
     x, kernel, bias = _operands.prepare_operands(x, kernel, bias)
     axes = _shapes.normalize_reduce_axes(reduce_axis, x.shape.rank)
     _shapes.check_reduction(reduction)
@@ -110,8 +113,7 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     return call.finish(_call_fused(x, kernel, bias, call), _operands.reduce_spatial, reduction)
 
 
-_ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order",
-          "reduce_begin", "reduce_end")
+_ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order", "reduce_begin", "reduce_end")
 
 
 def _decoded(value):
@@ -166,5 +168,12 @@ def _spatial_dense_grad_grad(op, grad_dx, grad_dkernel, grad_dbias):
     """Second order, from the fused ops run with the activation's derivative
     (spatial_ops._second_order)."""
     return _second_order.backward_gradients(
-        _TF_ARRAYS, LIBRARY.spatial_ops_spatial_dense, LIBRARY.spatial_ops_spatial_dense_grad, _attrs(op),
-        *op.inputs, grad_dx, grad_dkernel, grad_dbias)
+        _TF_ARRAYS,
+        LIBRARY.spatial_ops_spatial_dense,
+        LIBRARY.spatial_ops_spatial_dense_grad,
+        _attrs(op),
+        *op.inputs,
+        grad_dx,
+        grad_dkernel,
+        grad_dbias,
+    )

@@ -29,8 +29,9 @@ def _describe(version, cxx11_abi):
 
 
 def _refusal(why):
-    return ImportError(f"spatial_ops.torch: {why}. Rebuild spatial_ops against this PyTorch (installed "
-                       f"first): {rebuild_command()}")
+    return ImportError(
+        f"spatial_ops.torch: {why}. Rebuild spatial_ops against this PyTorch (installed first): {rebuild_command()}"
+    )
 
 
 def load():
@@ -41,8 +42,10 @@ def load():
         raise _refusal("spatial_ops is not built (a source checkout that was not installed, or a failed build)")
     built_for = getattr(info, "TORCH_VERSION", None)
     if built_for is None:
-        raise _refusal(f"spatial_ops was built without its PyTorch operator library (no PyTorch was installed "
-                       f"then), but {_describe(*_running())} is installed now")
+        raise _refusal(
+            f"spatial_ops was built without its PyTorch operator library (no PyTorch was installed "
+            f"then), but {_describe(*_running())} is installed now"
+        )
     if built_for != torch.__version__:
         raise _refusal(f"spatial_ops was built for PyTorch {built_for}, but {_describe(*_running())} is installed")
     if not LIBRARY.exists():
@@ -52,8 +55,9 @@ def load():
         raise _refusal(f"{LIBRARY} carries no build stamp: it is corrupt or not a spatial_ops library")
     stamped_for = (stamp[1].decode(), int(stamp[2]))
     if stamped_for != _running():
-        raise _refusal(f"{LIBRARY.name} was compiled for {_describe(*stamped_for)}, but "
-                       f"{_describe(*_running())} is installed")
+        raise _refusal(
+            f"{LIBRARY.name} was compiled for {_describe(*stamped_for)}, but {_describe(*_running())} is installed"
+        )
     try:
         torch.ops.load_library(str(LIBRARY))
     except OSError as error:

@@ -24,14 +24,14 @@ _grad_op = torch.ops.spatial_ops.spatial_dense_grad.default
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
-_ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order", "reduce_begin",
-          "reduce_end")
+_ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order", "reduce_begin", "reduce_end")
 
 
 # ---- the grad operator's gradient (second order) ----
 
+
 def _save_operands_and_attrs(ctx, inputs, output):
-    tensors, attrs = inputs[:-len(_ATTRS)], inputs[-len(_ATTRS):]
+    tensors, attrs = inputs[: -len(_ATTRS)], inputs[-len(_ATTRS) :]
     ctx.save_for_backward(*tensors)
     ctx.attrs = dict(zip(_ATTRS, attrs))
 
@@ -39,8 +39,15 @@ def _save_operands_and_attrs(ctx, inputs, output):
 def _backward_gradient(ctx, grad_dx, grad_dkernel, grad_dbias):
     attrs = ctx.attrs
     gradients = _second_order.backward_gradients(
-        _TORCH_ARRAYS, _forward_call, _grad_call, attrs, *ctx.saved_tensors, grad_dx, grad_dkernel,
-        grad_dbias if attrs["has_bias"] else None)
+        _TORCH_ARRAYS,
+        _forward_call,
+        _grad_call,
+        attrs,
+        *ctx.saved_tensors,
+        grad_dx,
+        grad_dkernel,
+        grad_dbias if attrs["has_bias"] else None,
+    )
     return (*gradients, *(None,) * len(_ATTRS))
 
 
@@ -52,8 +59,9 @@ def _grad_call(dy, x, kernel, bias, **attrs):
     return _grad_op(dy, x, kernel, bias, *(attrs[name] for name in _ATTRS))
 
 
-torch.library.register_autograd("spatial_ops::spatial_dense_grad", _backward_gradient,
-                                setup_context=_save_operands_and_attrs)
+torch.library.register_autograd(
+    "spatial_ops::spatial_dense_grad", _backward_gradient, setup_context=_save_operands_and_attrs
+)
 
 _TORCH_ARRAYS = _second_order.ArrayFunctions(
     expand_dims=torch.unsqueeze,
@@ -64,6 +72,7 @@ _TORCH_ARRAYS = _second_order.ArrayFunctions(
 
 
 # ---- the public op ----
+
 
 def _dtype_name(dtype):
     return str(dtype).removeprefix("torch.")
@@ -82,23 +91,27 @@ def _check_operands(x, kernel, bias):
     if x.dtype not in SUPPORTED_DTYPES:
         raise ValueError(
             f"x has dtype {_dtype_name(x.dtype)} (shape {tuple(x.shape)}); supported dtypes are "
-            "float16, bfloat16, float32 and float64")
+            "float16, bfloat16, float32 and float64"
+        )
     if x.dim() < 2:
         raise ValueError(f"x must have rank >= 2, (batch, d1, ..., dk), got shape {tuple(x.shape)}")
     if x.device.type not in ("cpu", "cuda"):
         raise NotImplementedError(
             f"spatial_ops runs on CPU and CUDA tensors, not {x.device.type}; move x there, or use "
-            "SpatialDense(fused=False) for the same math in plain PyTorch ops")
+            "SpatialDense(fused=False) for the same math in plain PyTorch ops"
+        )
     if x.device.type == "cuda" and not HAS_CUDA_OPERATORS:
         raise NotImplementedError(
             "spatial_ops was built without its CUDA operators (PyTorch's CPU build, or no nvcc), so it "
             "cannot run on CUDA tensors. Install a CUDA PyTorch and the CUDA toolkit with nvcc on PATH, then "
-            f"rebuild: {_loader.rebuild_command()}; or move x to the CPU, or use SpatialDense(fused=False)")
+            f"rebuild: {_loader.rebuild_command()}; or move x to the CPU, or use SpatialDense(fused=False)"
+        )
     for weight, name in ((kernel, "kernel"), (bias, "bias")):
         if weight is not None and weight.dtype != x.dtype:
             raise ValueError(
                 f"mixed dtypes: x is {_dtype_name(x.dtype)} {tuple(x.shape)} but {name} is "
-                f"{_dtype_name(weight.dtype)} {tuple(weight.shape)}; cast them to one dtype")
+                f"{_dtype_name(weight.dtype)} {tuple(weight.shape)}; cast them to one dtype"
+            )
 
 
 def _plan(activation, reduce_axis, reduction, x, kernel, bias, dims):
@@ -131,8 +144,17 @@ def _planned(activation, reduce_axis, reduction, x, kernel, bias):
         dims = [d if isinstance(d, int) else None for d in x.shape]
         return _plan(activation, reduce_axis, reduction, x, kernel, bias, dims)
     try:
-        key = (activation, reduce_axis, reduction, x.shape, x.dtype, x.device, kernel.shape, kernel.dtype,
-               None if bias is None else (bias.shape, bias.dtype))
+        key = (
+            activation,
+            reduce_axis,
+            reduction,
+            x.shape,
+            x.dtype,
+            x.device,
+            kernel.shape,
+            kernel.dtype,
+            None if bias is None else (bias.shape, bias.dtype),
+        )
         return _PLANS[key]
     except TypeError:  # an unhashable activation or axes: no cache
         return _plan(activation, reduce_axis, reduction, x, kernel, bias, list(x.shape))
@@ -178,6 +200,16 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
         bias_operand = x.new_empty((0,))
     else:
         bias_operand = _spatial_weight(bias, spatial) if broadcast_bias else bias
-    y = _forward_op(x, kernel, bias_operand, call.activation, call.params, call.reduction, bias is not None, 0,
-                    call.reduce_begin, call.reduce_end)
+    y = _forward_op(
+        x,
+        kernel,
+        bias_operand,
+        call.activation,
+        call.params,
+        call.reduction,
+        bias is not None,
+        0,
+        call.reduce_begin,
+        call.reduce_end,
+    )
     return call.finish(y, _reduce, reduction)

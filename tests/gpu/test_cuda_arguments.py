@@ -12,8 +12,12 @@ class DeviceArray:
 
     def __init__(self, shape, typestr="<f4", strides=None, readonly=False, pointer=1 << 32):
         self.__cuda_array_interface__ = {
-            "shape": tuple(shape), "typestr": typestr, "data": (pointer, readonly),
-            "strides": strides, "version": 3, "stream": 1,
+            "shape": tuple(shape),
+            "typestr": typestr,
+            "data": (pointer, readonly),
+            "strides": strides,
+            "version": 3,
+            "stream": 1,
         }
 
 
@@ -28,42 +32,73 @@ def test_mixing_host_and_device_arrays_is_refused(core):
     with pytest.raises(ValueError, match="mixed host and device arrays: x is a CUDA device array but kernel is a host"):
         core.forward(DeviceArray((2, 1, 1, 3)), np.zeros((1, 1, 3), np.float32))
     with pytest.raises(ValueError, match="mixed host and device arrays: x is a host array but out is a CUDA"):
-        core.forward(np.zeros((2, 1, 1, 3), np.float32), np.zeros((1, 1, 3), np.float32),
-                     out=DeviceArray((2, 1, 1, 3)))
+        core.forward(np.zeros((2, 1, 1, 3), np.float32), np.zeros((1, 1, 3), np.float32), out=DeviceArray((2, 1, 1, 3)))
 
 
 X, W = (2, 3, 4, 5), (3, 4, 5)
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda c: c.forward(DeviceArray((2,)), DeviceArray((3,)), out=DeviceArray((2,))),
-     r"x must have rank >= 2.*x \[2\], kernel \[3\]"),
-    (lambda c: c.forward(DeviceArray(X), DeviceArray((3, 4, 6)), out=DeviceArray(X)),
-     r"kernel must be .*x \[2, 3, 4, 5\], kernel \[3, 4, 6\]"),
-    (lambda c: c.forward(DeviceArray(X), DeviceArray(W, "<f2"), out=DeviceArray(X)),
-     r"mixed dtypes: x float32 \[2, 3, 4, 5\] \(CUDA device array\) but kernel float16"),
-    (lambda c: c.forward(DeviceArray(X, "<i4"), DeviceArray(W, "<i4"), out=DeviceArray(X)),
-     r"x has dtype '<i4'"),
-    (lambda c: c.forward(DeviceArray(X), DeviceArray(W)),
-     r"device arrays need out=: pass preallocated out \[2, 3, 4, 5\]"),
-    (lambda c: c.forward(DeviceArray(X), DeviceArray(W), reduction="sum", out=DeviceArray(X)),
-     r"out must be float32 \[2, 3, 5\] for x float32 \[2, 3, 4, 5\].*got out float32 \[2, 3, 4, 5\]"),
-    (lambda c: c.forward(DeviceArray(X), DeviceArray(W), out=DeviceArray(X, readonly=True)),
-     r"out float32 \[2, 3, 4, 5\] \(CUDA device array\) is read-only"),
-    (lambda c: c.forward(DeviceArray(X, strides=(240, 80, 20, 8)), DeviceArray(W), out=DeviceArray(X)),
-     r"x float32 \[2, 3, 4, 5\] \(CUDA device array\) is not C-contiguous"),
-    (lambda c: c.backward(DeviceArray((2, 3, 5)), DeviceArray(X), DeviceArray(W),
-                          out=(DeviceArray(X), DeviceArray(W), None)),
-     r"dy must have the forward output's shape \[2, 3, 4, 5\], got dy \[2, 3, 5\]"),
-    (lambda c: c.backward(DeviceArray(X), DeviceArray(X), DeviceArray(W), DeviceArray(W)),
-     r"device arrays need out=: pass preallocated out=\(dx, dkernel, dbias\)"),
-    (lambda c: c.backward(DeviceArray(X), DeviceArray(X), DeviceArray(W), DeviceArray(W),
-                          out=(DeviceArray(X), DeviceArray(X), DeviceArray(W))),
-     r"dkernel must be float32 \[3, 4, 5\].*got dkernel float32 \[2, 3, 4, 5\]"),
-    (lambda c: c.backward(DeviceArray(X), DeviceArray(X), DeviceArray(W),
-                          out=(DeviceArray(X), DeviceArray(W), DeviceArray(W))),
-     r"out must be \(dx, dkernel, dbias\), with dbias None when there is no bias"),
-], ids=range(12))
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (
+            lambda c: c.forward(DeviceArray((2,)), DeviceArray((3,)), out=DeviceArray((2,))),
+            r"x must have rank >= 2.*x \[2\], kernel \[3\]",
+        ),
+        (
+            lambda c: c.forward(DeviceArray(X), DeviceArray((3, 4, 6)), out=DeviceArray(X)),
+            r"kernel must be .*x \[2, 3, 4, 5\], kernel \[3, 4, 6\]",
+        ),
+        (
+            lambda c: c.forward(DeviceArray(X), DeviceArray(W, "<f2"), out=DeviceArray(X)),
+            r"mixed dtypes: x float32 \[2, 3, 4, 5\] \(CUDA device array\) but kernel float16",
+        ),
+        (lambda c: c.forward(DeviceArray(X, "<i4"), DeviceArray(W, "<i4"), out=DeviceArray(X)), r"x has dtype '<i4'"),
+        (
+            lambda c: c.forward(DeviceArray(X), DeviceArray(W)),
+            r"device arrays need out=: pass preallocated out \[2, 3, 4, 5\]",
+        ),
+        (
+            lambda c: c.forward(DeviceArray(X), DeviceArray(W), reduction="sum", out=DeviceArray(X)),
+            r"out must be float32 \[2, 3, 5\] for x float32 \[2, 3, 4, 5\].*got out float32 \[2, 3, 4, 5\]",
+        ),
+        (
+            lambda c: c.forward(DeviceArray(X), DeviceArray(W), out=DeviceArray(X, readonly=True)),
+            r"out float32 \[2, 3, 4, 5\] \(CUDA device array\) is read-only",
+        ),
+        (
+            lambda c: c.forward(DeviceArray(X, strides=(240, 80, 20, 8)), DeviceArray(W), out=DeviceArray(X)),
+            r"x float32 \[2, 3, 4, 5\] \(CUDA device array\) is not C-contiguous",
+        ),
+        (
+            lambda c: c.backward(
+                DeviceArray((2, 3, 5)), DeviceArray(X), DeviceArray(W), out=(DeviceArray(X), DeviceArray(W), None)
+            ),
+            r"dy must have the forward output's shape \[2, 3, 4, 5\], got dy \[2, 3, 5\]",
+        ),
+        (
+            lambda c: c.backward(DeviceArray(X), DeviceArray(X), DeviceArray(W), DeviceArray(W)),
+            r"device arrays need out=: pass preallocated out=\(dx, dkernel, dbias\)",
+        ),
+        (
+            lambda c: c.backward(
+                DeviceArray(X),
+                DeviceArray(X),
+                DeviceArray(W),
+                DeviceArray(W),
+                out=(DeviceArray(X), DeviceArray(X), DeviceArray(W)),
+            ),
+            r"dkernel must be float32 \[3, 4, 5\].*got dkernel float32 \[2, 3, 4, 5\]",
+        ),
+        (
+            lambda c: c.backward(
+                DeviceArray(X), DeviceArray(X), DeviceArray(W), out=(DeviceArray(X), DeviceArray(W), DeviceArray(W))
+            ),
+            r"out must be \(dx, dkernel, dbias\), with dbias None when there is no bias",
+        ),
+    ],
+    ids=range(12),
+)
 def test_errors_name_the_arrays_and_shapes(cuda_core, call, match):
     with pytest.raises(ValueError, match=match):
         call(cuda_core)

@@ -53,17 +53,30 @@ def output_shape(x_shape, reduction):
 
 def forward(core, device, x, kernel, bias, case, reduction="none", order=0):
     y = device.poisoned(output_shape(x.shape, reduction))
-    result = core.forward(device.put(x), device.put(kernel), device.put(bias), case.table_row, list(case.params),
-                          reduction, order, out=y)
+    result = core.forward(
+        device.put(x), device.put(kernel), device.put(bias), case.table_row, list(case.params), reduction, order, out=y
+    )
     assert result is y
     return device.get(y)
 
 
 def backward(core, device, dy, x, kernel, bias, case, reduction="none", order=0):
-    out = (device.poisoned(x.shape), device.poisoned(kernel.shape),
-           None if bias is None else device.poisoned(kernel.shape))
-    result = core.backward(device.put(dy), device.put(x), device.put(kernel), device.put(bias), case.table_row,
-                           list(case.params), reduction, order, out=out)
+    out = (
+        device.poisoned(x.shape),
+        device.poisoned(kernel.shape),
+        None if bias is None else device.poisoned(kernel.shape),
+    )
+    result = core.backward(
+        device.put(dy),
+        device.put(x),
+        device.put(kernel),
+        device.put(bias),
+        case.table_row,
+        list(case.params),
+        reduction,
+        order,
+        out=out,
+    )
     assert all(r is o for r, o in zip(result, out))
     return [None if t is None else device.get(t) for t in out]
 
@@ -76,8 +89,12 @@ def check(core, device, rng, x_shape, case, reduction, order=0, use_bias=True):
     x, kernel, bias = draw_operands(rng, x_shape, x_shape[1:], device.round, case.kinks, use_bias)
     dy = device.round(rng.normal(size=output_shape(x_shape, reduction)))
     args = (case.table_row, case.params, reduction, order)
-    assert_close(forward(core, device, x, kernel, bias, case, reduction, order),
-                 device.round(numpy_reference.forward(x, kernel, bias, *args)), dtype, "y")
+    assert_close(
+        forward(core, device, x, kernel, bias, case, reduction, order),
+        device.round(numpy_reference.forward(x, kernel, bias, *args)),
+        dtype,
+        "y",
+    )
     got = backward(core, device, dy, x, kernel, bias, case, reduction, order)
     want = numpy_reference.backward(dy, x, kernel, bias, *args)
     for name, g, w in zip(("dx", "dkernel", "dbias"), got, want):
@@ -97,16 +114,26 @@ MATRIX_SHAPES = {"runs": (6, 3, 40, 1), "odd": (5, 2, 7, 13)}
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("case", MATRIX_CASES, ids=lambda c: c.id)
 @pytest.mark.parametrize("shape", MATRIX_SHAPES.values(), ids=MATRIX_SHAPES.keys())
-def test_every_activation_reduction_order_and_dtype(torch_cuda, cuda_core, rng, shape, case, reduction,
-                                                    order, dtype):
+def test_every_activation_reduction_order_and_dtype(torch_cuda, cuda_core, rng, shape, case, reduction, order, dtype):
     check(cuda_core, Device(torch_cuda, dtype), rng, shape, case, reduction, order)
 
 
 # Around the vector widths (2, 4, 8 elements) and the block (256 threads).
 # Reduced runs with inner C = W - 1 (3 for float32, 7 for the half types):
 # a chunk of W elements then starts and ends on the same dy.
-EDGE_SHAPES = [(1, 1, 1, 1), (3, 1, 1, 7), (2, 1, 9, 1), (2, 3, 1, 17), (7, 1, 1, 255), (3, 1, 257, 1),
-               (2, 2, 3, 1000), (1, 5, 1, 8), (9, 1, 16, 2), (4, 2, 33, 3), (3, 2, 5, 7)]
+EDGE_SHAPES = [
+    (1, 1, 1, 1),
+    (3, 1, 1, 7),
+    (2, 1, 9, 1),
+    (2, 3, 1, 17),
+    (7, 1, 1, 255),
+    (3, 1, 257, 1),
+    (2, 2, 3, 1000),
+    (1, 5, 1, 8),
+    (9, 1, 16, 2),
+    (4, 2, 33, 3),
+    (3, 2, 5, 7),
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -139,7 +166,7 @@ def views_at_offset(torch, device, values, offset, guard):
     buffer filled with `guard`, so the view is not 16-byte aligned."""
     values = np.asarray(values, np.float64)
     buffer = torch.full((values.size + offset + 8,), guard, dtype=device.dtype, device="cuda")
-    view = buffer[offset:offset + values.size].view(values.shape)
+    view = buffer[offset : offset + values.size].view(values.shape)
     view.copy_(torch.from_numpy(values).to(device="cuda", dtype=device.dtype))
     return buffer, view
 
@@ -159,28 +186,37 @@ def test_misaligned_views_give_the_same_bits_and_stay_in_bounds(torch_cuda, cuda
     for name, values in (("x", x), ("kernel", kernel), ("bias", bias), ("dy", dy)):
         views[name] = views_at_offset(torch, device, values, 1, guard)
     outputs = {}
-    for name, like in (("y", np.zeros(output_shape(shape, reduction))), ("dx", x), ("dkernel", kernel),
-                       ("dbias", kernel)):
+    for name, like in (
+        ("y", np.zeros(output_shape(shape, reduction))),
+        ("dx", x),
+        ("dkernel", kernel),
+        ("dbias", kernel),
+    ):
         outputs[name] = views_at_offset(torch, device, np.full(like.shape, np.nan), 1, guard)
     args = (case.table_row, list(case.params), reduction, 0)
     cuda_core.forward(views["x"][1], views["kernel"][1], views["bias"][1], *args, out=outputs["y"][1])
-    cuda_core.backward(views["dy"][1], views["x"][1], views["kernel"][1], views["bias"][1], *args,
-                       out=(outputs["dx"][1], outputs["dkernel"][1], outputs["dbias"][1]))
+    cuda_core.backward(
+        views["dy"][1],
+        views["x"][1],
+        views["kernel"][1],
+        views["bias"][1],
+        *args,
+        out=(outputs["dx"][1], outputs["dkernel"][1], outputs["dbias"][1]),
+    )
     aligned_y = forward(cuda_core, device, x, kernel, bias, case, reduction)
     aligned = backward(cuda_core, device, dy, x, kernel, bias, case, reduction)
     for name, want in zip(("y", "dx", "dkernel", "dbias"), [aligned_y, *aligned]):
         buffer, view = outputs[name]
         np.testing.assert_array_equal(device.get(view), want, err_msg=name)
         host = device.get(buffer)
-        assert host[0] == guard and (host[1 + view.numel():] == guard).all(), f"{name}: wrote out of bounds"
+        assert host[0] == guard and (host[1 + view.numel() :] == guard).all(), f"{name}: wrote out of bounds"
     for name, (buffer, view) in views.items():
         host = device.get(buffer)
-        assert host[0] == guard and (host[1 + view.numel():] == guard).all(), f"{name} was written"
+        assert host[0] == guard and (host[1 + view.numel() :] == guard).all(), f"{name} was written"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(100_000, 1, 3, 3), (2048, 4, 1, 64), (1, 1, 1 << 20, 1), (33, 5, 7, 9)],
-                         ids=str)
+@pytest.mark.parametrize("shape", [(100_000, 1, 3, 3), (2048, 4, 1, 64), (1, 1, 1 << 20, 1), (33, 5, 7, 9)], ids=str)
 def test_backward_is_bitwise_reproducible(torch_cuda, cuda_core, rng, shape, dtype):
     """The batch sums (dkernel, dbias) and split reductions take a fixed order:
     every run gives the same bits."""
@@ -188,11 +224,15 @@ def test_backward_is_bitwise_reproducible(torch_cuda, cuda_core, rng, shape, dty
     x, kernel, bias = draw_operands(rng, shape, shape[1:], device.round)
     for reduction in ("none", "mean"):
         dy = device.round(rng.normal(size=output_shape(shape, reduction)))
-        first = [forward(cuda_core, device, x, kernel, bias, case, reduction),
-                 *backward(cuda_core, device, dy, x, kernel, bias, case, reduction)]
+        first = [
+            forward(cuda_core, device, x, kernel, bias, case, reduction),
+            *backward(cuda_core, device, dy, x, kernel, bias, case, reduction),
+        ]
         for _ in range(3):
-            again = [forward(cuda_core, device, x, kernel, bias, case, reduction),
-                     *backward(cuda_core, device, dy, x, kernel, bias, case, reduction)]
+            again = [
+                forward(cuda_core, device, x, kernel, bias, case, reduction),
+                *backward(cuda_core, device, dy, x, kernel, bias, case, reduction),
+            ]
             for a, b in zip(first, again):
                 np.testing.assert_array_equal(a, b)
 
@@ -215,8 +255,11 @@ def test_empty_spatial_axes(torch_cuda, cuda_core):
     device, case = Device(torch_cuda, "float32"), BY_ID["relu"]
     x, kernel = np.zeros((4, 0, 3, 2)), np.zeros((0, 3, 2))
     assert forward(cuda_core, device, x, kernel, kernel, case, "sum").shape == (4, 0, 2)
-    assert [g.shape for g in backward(cuda_core, device, np.zeros(x.shape), x, kernel, kernel, case)] == \
-        [x.shape, kernel.shape, kernel.shape]
+    assert [g.shape for g in backward(cuda_core, device, np.zeros(x.shape), x, kernel, kernel, case)] == [
+        x.shape,
+        kernel.shape,
+        kernel.shape,
+    ]
 
 
 def test_launch_follows_the_work_queued_on_the_current_stream(torch_cuda, cuda_core, rng):

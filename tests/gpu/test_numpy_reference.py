@@ -75,8 +75,11 @@ def test_op_matches_spatial_ops_reference(rng, case, reduction):
     x, kernel, bias = draw_operands(rng, (3, 2, 5, 4), (2, 5, 4), lambda v: v, case.kinks)
     dy_shape = (3, 2, 5, 4) if reduction == "none" else (3, 2, 4)
     dy = rng.normal(size=dy_shape)
-    kwargs = dict(activation=keras_activation(case), reduce_axis=None if reduction == "none" else 2,
-                  reduction="sum" if reduction == "none" else reduction)
+    kwargs = dict(
+        activation=keras_activation(case),
+        reduce_axis=None if reduction == "none" else 2,
+        reduction="sum" if reduction == "none" else reduction,
+    )
     operands = [tf.constant(a) for a in (x, kernel, bias)]
     with tf.GradientTape() as tape:
         tape.watch(operands)
@@ -91,24 +94,32 @@ def test_op_matches_spatial_ops_reference(rng, case, reduction):
 # (x shape, weight shape, reduce_axis, reduction, activation): the op as a
 # user calls it, which the JAX and PyTorch suites compare with.
 USER_CALLS = [
-    ((6, 5, 7), (5, 7), None, "sum", "gelu"), ((6, 5, 7), (7,), -1, "mean", "silu"),
-    ((6, 5, 7), (5, 1), 1, "sum", "tanh"), ((6, 5, 7), (), (1, 2), "mean", "softplus"),
-    ((3, 4, 5, 6), (4, 5, 6), (1, 3), "sum", "sigmoid"), ((3, 4, 5, 6), (4, 5, 1), (-1, -3), "mean", "elu"),
-    ((0, 5, 7), (5, 7), -1, "sum", "gelu"), ((6, 5, 7), (5, 7), -1, "sum", lambda v: v * v - v),
+    ((6, 5, 7), (5, 7), None, "sum", "gelu"),
+    ((6, 5, 7), (7,), -1, "mean", "silu"),
+    ((6, 5, 7), (5, 1), 1, "sum", "tanh"),
+    ((6, 5, 7), (), (1, 2), "mean", "softplus"),
+    ((3, 4, 5, 6), (4, 5, 6), (1, 3), "sum", "sigmoid"),
+    ((3, 4, 5, 6), (4, 5, 1), (-1, -3), "mean", "elu"),
+    ((0, 5, 7), (5, 7), -1, "sum", "gelu"),
+    ((6, 5, 7), (5, 7), -1, "sum", lambda v: v * v - v),
 ]
 
 
 @pytest.mark.parametrize("use_bias", [True, False])
 @pytest.mark.parametrize("x_shape,weight_shape,reduce_axis,reduction,activation", USER_CALLS, ids=str)
-def test_value_and_gradients_match_spatial_ops_reference(rng, x_shape, weight_shape, reduce_axis, reduction,
-                                                         activation, use_bias):
+def test_value_and_gradients_match_spatial_ops_reference(
+    rng, x_shape, weight_shape, reduce_axis, reduction, activation, use_bias
+):
     x, kernel, bias = draw_operands(rng, x_shape, weight_shape, lambda v: v, use_bias=use_bias)
     kwargs = dict(activation=activation, reduce_axis=reduce_axis, reduction=reduction)
     operands = [tf.constant(a) for a in (x, kernel, bias) if a is not None]
     with tf.GradientTape() as tape:
         tape.watch(operands)
-        y = spatial_ops.reference.spatial_dense(*operands, **kwargs) if use_bias else \
-            spatial_ops.reference.spatial_dense(*operands, None, **kwargs)
+        y = (
+            spatial_ops.reference.spatial_dense(*operands, **kwargs)
+            if use_bias
+            else spatial_ops.reference.spatial_dense(*operands, None, **kwargs)
+        )
     dy = rng.normal(size=y.shape)
     want = tape.gradient(y, operands, output_gradients=tf.constant(dy))
     got_y, got = numpy_reference.value_and_gradients(x, kernel, bias, dy, **kwargs)

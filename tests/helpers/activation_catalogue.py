@@ -38,8 +38,13 @@ _INF = float("inf")  # relu without max_value
 CATALOGUE = (
     Case("linear", (None, {}), "linear"),
     Case("relu", ("relu", {}), "relu", kinks=(0.0,)),
-    Case("relu_params", ("relu", {"negative_slope": 0.1, "max_value": 4.0, "threshold": 0.5}),
-         "relu_general", (0.1, 4.0, 0.5), (0.5, 4.0)),
+    Case(
+        "relu_params",
+        ("relu", {"negative_slope": 0.1, "max_value": 4.0, "threshold": 0.5}),
+        "relu_general",
+        (0.1, 4.0, 0.5),
+        (0.5, 4.0),
+    ),
     Case("relu_max6", ("relu", {"max_value": 6.0}), "relu_general", (0.0, 6.0, 0.0), (0.0, 6.0)),
     Case("relu6", ("relu6", {}), "relu6", kinks=(0.0, 6.0)),
     Case("leaky_relu", ("leaky_relu", {}), "leaky_relu", (_float32(0.2),), (0.0,)),
@@ -77,12 +82,27 @@ CATALOGUE = (
     # celu's exponent positive), each its own kernel form (last, so that the
     # slices some tests take of this table keep their rows).
     Case("relu_threshold", ("relu", {"threshold": 0.5}), "relu_general", (0.0, _INF, 0.5), (0.5,)),
-    Case("relu_max_threshold", ("relu", {"max_value": 4.0, "threshold": 0.5}), "relu_general",
-         (0.0, 4.0, 0.5), (0.5, 4.0)),
-    Case("relu_slope_threshold", ("relu", {"negative_slope": 0.1, "threshold": -0.5}), "relu_general",
-         (0.1, _INF, -0.5), (-0.5, 0.0)),
-    Case("relu_slope_max", ("relu", {"negative_slope": 0.2, "max_value": 5.0}), "relu_general",
-         (0.2, 5.0, 0.0), (0.0, 5.0)),
+    Case(
+        "relu_max_threshold",
+        ("relu", {"max_value": 4.0, "threshold": 0.5}),
+        "relu_general",
+        (0.0, 4.0, 0.5),
+        (0.5, 4.0),
+    ),
+    Case(
+        "relu_slope_threshold",
+        ("relu", {"negative_slope": 0.1, "threshold": -0.5}),
+        "relu_general",
+        (0.1, _INF, -0.5),
+        (-0.5, 0.0),
+    ),
+    Case(
+        "relu_slope_max",
+        ("relu", {"negative_slope": 0.2, "max_value": 5.0}),
+        "relu_general",
+        (0.2, 5.0, 0.0),
+        (0.0, 5.0),
+    ),
     Case("celu_negative_alpha", ("celu", {"alpha": -0.8}), "celu", (-0.8,), (0.0,)),
 )
 

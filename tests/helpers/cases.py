@@ -26,8 +26,7 @@ class Case:
 
 
 # The activation catalogue (activation_catalogue.py), as users pass each one.
-ACTIVATIONS = tuple(Case(case.id, case.user_form(Activation), case.kinks)
-                    for case in activation_catalogue.CATALOGUE)
+ACTIVATIONS = tuple(Case(case.id, case.user_form(Activation), case.kinks) for case in activation_catalogue.CATALOGUE)
 ACTIVATION_IDS = [case.id for case in ACTIVATIONS]
 
 # (reduce_axis, reduction) pairs for a 3-D input, and for a 4-D input where

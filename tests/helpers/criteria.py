@@ -33,13 +33,16 @@ def assert_close(actual, expected, dtype_name, what="result", magnitude=None):
     scale = max(float(np.sqrt(np.mean(expected[finite] ** 2))) if finite.any() else 1.0, 1e-30)
     tol = TOLERANCES[dtype_name]
     if magnitude is None:
-        np.testing.assert_allclose(actual[finite], expected[finite], rtol=tol, atol=tol * scale,
-                                   err_msg=f"{what} ({dtype_name})")
+        np.testing.assert_allclose(
+            actual[finite], expected[finite], rtol=tol, atol=tol * scale, err_msg=f"{what} ({dtype_name})"
+        )
         return
     bound = tol * (np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape)[finite] + scale)
     excess = np.abs(actual[finite] - expected[finite]) - bound
-    assert (excess <= 0).all(), (f"{what} ({dtype_name}): off by more than {tol} x (sum of |terms| + rms) at "
-                                 f"{int((excess > 0).sum())} of {excess.size}; largest excess {excess.max():.3g}")
+    assert (excess <= 0).all(), (
+        f"{what} ({dtype_name}): off by more than {tol} x (sum of |terms| + rms) at "
+        f"{int((excess > 0).sum())} of {excess.size}; largest excess {excess.max():.3g}"
+    )
 
 
 def draw_operands(rng, x_shape, weight_shape, round_to, kinks=(), use_bias=True, margin=1e-3):

@@ -30,13 +30,20 @@ HAVE_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
 # (x shape, weight shape, reduce_axis): broadcast weights, empty batches,
 # several spatial blocks.
 SHAPES_AND_BROADCASTS = [
-    ((6, 5, 7), (7,), None), ((6, 5, 7), (5, 1), -1), ((6, 5, 7), (), 1), ((2, 4, 5, 3), (4, 5, 1), (1, 2)),
-    ((0, 5, 7), (5, 7), -1), ((4, 5000), (5000,), -1),
+    ((6, 5, 7), (7,), None),
+    ((6, 5, 7), (5, 1), -1),
+    ((6, 5, 7), (), 1),
+    ((2, 4, 5, 3), (4, 5, 1), (1, 2)),
+    ((0, 5, 7), (5, 7), -1),
+    ((4, 5000), (5000,), -1),
 ]
 
 # (activation, reduce_axis, reduction) checked to second order.
 SECOND_ORDER_CASES = [
-    ("tanh", None, "sum"), ("gelu", -1, "sum"), ("softplus", (1, 2), "mean"), ("elu", 1, "mean"),
+    ("tanh", None, "sum"),
+    ("gelu", -1, "sum"),
+    ("softplus", (1, 2), "mean"),
+    ("elu", 1, "mean"),
     (spatial_ops.Activation("celu", alpha=0.7), -1, "sum"),
 ]
 
@@ -55,8 +62,19 @@ def _tf_forward_and_gradients(x, kernel, bias, dy, **kwargs):
     return [tf.cast(r, tf.float64).numpy() for r in results]
 
 
-def check_against_reference(rng, device, forward_and_gradients, activation, kinks, x_shape, weight_shape, dtype,
-                            use_bias=True, bitwise=True, **kwargs):
+def check_against_reference(
+    rng,
+    device,
+    forward_and_gradients,
+    activation,
+    kinks,
+    x_shape,
+    weight_shape,
+    dtype,
+    use_bias=True,
+    bitwise=True,
+    **kwargs,
+):
     """forward_and_gradients(device, x, kernel, bias, dy, **kwargs) runs the
     front-end on NumPy operands of dtype (a name; bias may be None) on the
     device and returns y and the gradients (dx, dkernel[, dbias]) as NumPy
@@ -69,14 +87,15 @@ def check_against_reference(rng, device, forward_and_gradients, activation, kink
     dy = rng.normal(size=out_shape).astype(numpy_dtype(dtype))
     y, grads = forward_and_gradients(device, x, kernel, bias, dy, **kwargs)
     want_y, want_grads = numpy_reference.value_and_gradients(x, kernel, bias, dy, **kwargs)
-    results = ("y", *("dx", "dkernel", "dbias")[:len(grads)]), (y, *grads)
+    results = ("y", *("dx", "dkernel", "dbias")[: len(grads)]), (y, *grads)
     for name, got, want in zip(*results, (want_y, *want_grads)):
         assert got.dtype == numpy_dtype(dtype), f"{name}: {got.dtype}"
         assert_close(got.astype(np.float64), want, dtype, what=name)
     if bitwise and HAVE_TENSORFLOW:
         for name, got, same_kernels in zip(*results, _tf_forward_and_gradients(x, kernel, bias, dy, **kwargs)):
-            np.testing.assert_array_equal(got.astype(np.float64), same_kernels,
-                                          err_msg=f"{name} against the TensorFlow op")
+            np.testing.assert_array_equal(
+                got.astype(np.float64), same_kernels, err_msg=f"{name} against the TensorFlow op"
+            )
 
 
 class ValueChecks:
@@ -87,28 +106,58 @@ class ValueChecks:
     forward_and_gradients = None
 
     def check(self, rng, device, activation, kinks, x_shape, weight_shape, dtype, **kwargs):
-        check_against_reference(rng, device, self.forward_and_gradients, activation, kinks, x_shape, weight_shape,
-                                dtype, **kwargs)
+        check_against_reference(
+            rng, device, self.forward_and_gradients, activation, kinks, x_shape, weight_shape, dtype, **kwargs
+        )
 
     @pytest.mark.parametrize("dtype", DTYPE_NAMES)
     @pytest.mark.parametrize("reduce_axis,reduction", REDUCTIONS_3D, ids=str)
     @pytest.mark.parametrize("case", ACTIVATIONS, ids=ACTIVATION_IDS)
     def test_every_activation_reduction_dtype(self, rng, device, case, reduce_axis, reduction, dtype):
-        self.check(rng, device, case.activation, case.kinks, (6, 5, 7), (5, 7), dtype, reduce_axis=reduce_axis,
-                   reduction=reduction)
+        self.check(
+            rng,
+            device,
+            case.activation,
+            case.kinks,
+            (6, 5, 7),
+            (5, 7),
+            dtype,
+            reduce_axis=reduce_axis,
+            reduction=reduction,
+        )
 
     @pytest.mark.parametrize("reduce_axis,reduction", REDUCTIONS_4D, ids=str)
     def test_several_reduced_axes(self, rng, device, reduce_axis, reduction):
         # Axes outside the kernels' run are reduced by the front-end's framework,
         # in its own order: close, not bitwise.
-        self.check(rng, device, "gelu", (), (3, 4, 5, 6), (4, 5, 6), "float64", bitwise=False,
-                   reduce_axis=reduce_axis, reduction=reduction)
+        self.check(
+            rng,
+            device,
+            "gelu",
+            (),
+            (3, 4, 5, 6),
+            (4, 5, 6),
+            "float64",
+            bitwise=False,
+            reduce_axis=reduce_axis,
+            reduction=reduction,
+        )
 
     @pytest.mark.parametrize("x_shape,weight_shape,reduce_axis", SHAPES_AND_BROADCASTS, ids=str)
     @pytest.mark.parametrize("use_bias", [True, False])
     def test_shapes_and_broadcast_weights(self, rng, device, x_shape, weight_shape, reduce_axis, use_bias):
-        self.check(rng, device, "silu", (), x_shape, weight_shape, "float64", use_bias=use_bias, bitwise=False,
-                   reduce_axis=reduce_axis)
+        self.check(
+            rng,
+            device,
+            "silu",
+            (),
+            x_shape,
+            weight_shape,
+            "float64",
+            use_bias=use_bias,
+            bitwise=False,
+            reduce_axis=reduce_axis,
+        )
 
     def test_an_unfused_callable_is_applied_after_the_affine_op(self, rng, device):
         square_minus = lambda v: v * v - v  # arithmetic only: it runs on each framework's arrays and NumPy's

@@ -45,10 +45,17 @@ class _Battery(TestCase):
         for cls, kwargs, output_shape, masking in _battery_cases():
             with self.subTest(cls=cls.__name__, **kwargs):
                 self.run_layer_test(
-                    cls, init_kwargs=kwargs, input_shape=(2, HEIGHT, WIDTH), expected_output_shape=output_shape,
-                    expected_num_trainable_weights=2, expected_num_non_trainable_weights=0,
-                    expected_num_seed_generators=0, supports_masking=masking, run_training_check=True,
-                    run_mixed_precision_check=True)
+                    cls,
+                    init_kwargs=kwargs,
+                    input_shape=(2, HEIGHT, WIDTH),
+                    expected_output_shape=output_shape,
+                    expected_num_trainable_weights=2,
+                    expected_num_non_trainable_weights=0,
+                    expected_num_seed_generators=0,
+                    supports_masking=masking,
+                    run_training_check=True,
+                    run_mixed_precision_check=True,
+                )
 
 
 def run_keras_battery():
@@ -58,14 +65,18 @@ def run_keras_battery():
 
 
 def _model(fused="auto"):
-    return keras.Sequential([
-        keras.Input((6, 5)),
-        spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal",
-                                 bias_initializer="random_normal", fused=fused),
-        spatial_ops.SpatialDense(activation=spatial_ops.Activation("elu", alpha=0.5), reduce_axis=-1,
-                                 reduction="mean", fused=fused),
-        keras.layers.Dense(1, dtype="float32"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((6, 5)),
+            spatial_ops.SpatialDense(
+                activation="gelu", kernel_initializer="random_normal", bias_initializer="random_normal", fused=fused
+            ),
+            spatial_ops.SpatialDense(
+                activation=spatial_ops.Activation("elu", alpha=0.5), reduce_axis=-1, reduction="mean", fused=fused
+            ),
+            keras.layers.Dense(1, dtype="float32"),
+        ]
+    )
 
 
 def check_fit(rng, policy):
@@ -107,8 +118,9 @@ def read_others(work_dir):
             continue
         saved = np.load(work_dir / f"{other.stem}.npz")
         loaded = keras.saving.load_model(other)
-        assert_close(keras.ops.convert_to_numpy(loaded(saved["x"])), saved["y"], "float32",
-                     f"{other.name} read on {backend}")
+        assert_close(
+            keras.ops.convert_to_numpy(loaded(saved["x"])), saved["y"], "float32", f"{other.name} read on {backend}"
+        )
 
 
 def main():

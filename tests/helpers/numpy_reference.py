@@ -53,8 +53,7 @@ def _gelu_tanh(z):
     t = np.tanh(k0 * (z + k1 * z**3))
     sech2 = 1 - t * t
     du, d2u = k0 * (1 + 3 * k1 * z * z), 6 * k0 * k1 * z
-    return (0.5 * z * (1 + t), 0.5 * (1 + t) + 0.5 * z * sech2 * du,
-            sech2 * (du + 0.5 * z * (d2u - 2 * t * du * du)))
+    return (0.5 * z * (1 + t), 0.5 * (1 + t) + 0.5 * z * sech2 * du, sech2 * (du + 0.5 * z * (d2u - 2 * t * du * du)))
 
 
 def _sigmoid_row(z):
@@ -110,8 +109,7 @@ def _hard_silu(z):
 
 def _mish(z):
     s, t = _sigmoid(z), np.tanh(np.logaddexp(0.0, z))
-    return (z * t, t + z * (1 - t * t) * s,
-            (1 - t * t) * s * (2 + z * ((1 - s) - 2 * t * s)))
+    return (z * t, t + z * (1 - t * t) * s, (1 - t * t) * s * (2 + z * ((1 - s) - 2 * t * s)))
 
 
 def _piecewise_linear(value, slope):
@@ -124,30 +122,37 @@ ROWS = {
     "relu": _piecewise_linear(lambda z: np.maximum(z, 0.0), lambda z: _step(z > 0)),
     "relu_general": _relu_general,
     "relu6": _piecewise_linear(lambda z: np.clip(z, 0, 6), lambda z: _step((z > 0) & (z < 6))),
-    "leaky_relu": _piecewise_linear(lambda z, a: np.where(z > 0, z, a * z),
-                                    lambda z, a: np.where(z > 0, 1.0, a)),
-    "elu": lambda z, a: (np.where(z > 0, z, a * np.expm1(z)), np.where(z > 0, 1.0, a * np.exp(z)),
-                         np.where(z < 0, a * np.exp(z), 0.0)),
-    "celu": lambda z, a: (np.maximum(z, 0) + a * np.expm1(np.minimum(z, 0) / a),
-                          np.where(z > 0, 1.0, np.exp(z / a)), np.where(z < 0, np.exp(z / a) / a, 0.0)),
-    "selu": lambda z: (np.where(z < 0, _SELU_SCALE * _SELU_ALPHA * np.expm1(z), _SELU_SCALE * z),
-                       np.where(z < 0, _SELU_SCALE * _SELU_ALPHA * np.exp(z), _SELU_SCALE),
-                       np.where(z < 0, _SELU_SCALE * _SELU_ALPHA * np.exp(z), 0.0)),
+    "leaky_relu": _piecewise_linear(lambda z, a: np.where(z > 0, z, a * z), lambda z, a: np.where(z > 0, 1.0, a)),
+    "elu": lambda z, a: (
+        np.where(z > 0, z, a * np.expm1(z)),
+        np.where(z > 0, 1.0, a * np.exp(z)),
+        np.where(z < 0, a * np.exp(z), 0.0),
+    ),
+    "celu": lambda z, a: (
+        np.maximum(z, 0) + a * np.expm1(np.minimum(z, 0) / a),
+        np.where(z > 0, 1.0, np.exp(z / a)),
+        np.where(z < 0, np.exp(z / a) / a, 0.0),
+    ),
+    "selu": lambda z: (
+        np.where(z < 0, _SELU_SCALE * _SELU_ALPHA * np.expm1(z), _SELU_SCALE * z),
+        np.where(z < 0, _SELU_SCALE * _SELU_ALPHA * np.exp(z), _SELU_SCALE),
+        np.where(z < 0, _SELU_SCALE * _SELU_ALPHA * np.exp(z), 0.0),
+    ),
     "gelu": _gelu,
     "gelu_tanh": _gelu_tanh,
     "sigmoid": _sigmoid_row,
-    "hard_sigmoid": _piecewise_linear(lambda z: np.clip(z + 3, 0, 6) / 6,
-                                      lambda z: _step((z > -3) & (z < 3), 1 / 6)),
+    "hard_sigmoid": _piecewise_linear(lambda z: np.clip(z + 3, 0, 6) / 6, lambda z: _step((z > -3) & (z < 3), 1 / 6)),
     "log_sigmoid": _log_sigmoid,
-    "sparse_sigmoid": _piecewise_linear(lambda z: np.clip(0.5 * (z + 1), 0, 1),
-                                        lambda z: _step((z > -1) & (z < 1), 0.5)),
+    "sparse_sigmoid": _piecewise_linear(
+        lambda z: np.clip(0.5 * (z + 1), 0, 1), lambda z: _step((z > -1) & (z < 1), 0.5)
+    ),
     "tanh": _tanh,
     "hard_tanh": _piecewise_linear(lambda z: np.clip(z, -1, 1), lambda z: _step((z > -1) & (z < 1))),
     "tanh_shrink": _tanh_shrink,
-    "hard_shrink": _piecewise_linear(lambda z, a: np.where(np.abs(z) > a, z, 0.0),
-                                     lambda z, a: _step(np.abs(z) > a)),
-    "soft_shrink": _piecewise_linear(lambda z, a: np.where(z > a, z - a, np.where(z < -a, z + a, 0.0)),
-                                     lambda z, a: _step(np.abs(z) > a)),
+    "hard_shrink": _piecewise_linear(lambda z, a: np.where(np.abs(z) > a, z, 0.0), lambda z, a: _step(np.abs(z) > a)),
+    "soft_shrink": _piecewise_linear(
+        lambda z, a: np.where(z > a, z - a, np.where(z < -a, z + a, 0.0)), lambda z, a: _step(np.abs(z) > a)
+    ),
     "softplus": _softplus,
     "sparse_plus": _sparse_plus,
     "squareplus": _squareplus,

@@ -16,8 +16,14 @@ _START_DIR = Path(__file__).parents[1]
 
 def run_python(code, *args, env=None, timeout=120):
     """stdout of `python -c code args...`; a failure shows the child's stderr."""
-    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, cwd=_START_DIR,
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        env=env,
+        cwd=_START_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if result.returncode != 0:
         raise AssertionError(f"child exited with {result.returncode}:\n{result.stderr[-4000:]}")
     return result.stdout
@@ -27,7 +33,8 @@ def env_with_another_keras_backend(**variables):
     """os.environ (plus variables) for a child whose Keras backend is not
     TensorFlow: Keras' numpy backend, the lightest. It imports jax."""
     assert importlib.util.find_spec("jax") is not None, (
-        "Keras' numpy backend imports jax, which is not installed: pip install jax[cpu]")
+        "Keras' numpy backend imports jax, which is not installed: pip install jax[cpu]"
+    )
     env = dict(os.environ, KERAS_BACKEND="numpy", TF_CPP_MIN_LOG_LEVEL="3", **variables)
     env.pop("TF_USE_LEGACY_KERAS", None)
     return env

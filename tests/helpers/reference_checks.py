@@ -52,7 +52,8 @@ def _assert_close(actual, expected, dtype, scale, what, use_rms):
     assert not bad.any(), (
         f"{what} ({dtype.name}): {bad.sum()} of {bad.size} elements beyond tolerance; first at "
         f"{tuple(np.argwhere(bad)[0])}: {actual[bad][0]!r} vs {expected[bad][0]!r} "
-        f"(allowed error {allowed[bad][0]:.3g})")
+        f"(allowed error {allowed[bad][0]:.3g})"
+    )
 
 
 def forward_and_gradients(fn, x, kernel, bias, dy, **kwargs):

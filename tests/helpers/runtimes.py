@@ -22,7 +22,8 @@ def run_litert(path, x):
     from ai_edge_litert import interpreter as litert
 
     interpreter = litert.Interpreter(
-        model_path=path, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        model_path=path, experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
     (model_input,), (model_output,) = interpreter.get_input_details(), interpreter.get_output_details()
     interpreter.resize_tensor_input(model_input["index"], x.shape)
     interpreter.allocate_tensors()

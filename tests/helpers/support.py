@@ -41,7 +41,8 @@ def both(x, kernel, bias, dtype, **kwargs):
     """The fused result in dtype and the reference in reference_dtype(dtype)."""
     ref_dtype = reference_dtype(dtype)
     cast = lambda a: None if a is None else tf.constant(a.astype(numpy_dtype(ref_dtype)))
-    fused = spatial_ops.spatial_dense(tf.constant(x), tf.constant(kernel),
-                                      None if bias is None else tf.constant(bias), **kwargs)
+    fused = spatial_ops.spatial_dense(
+        tf.constant(x), tf.constant(kernel), None if bias is None else tf.constant(bias), **kwargs
+    )
     expected = spatial_ops.reference.spatial_dense(cast(x), cast(kernel), cast(bias), **kwargs)
     return fused, expected
