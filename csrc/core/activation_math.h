@@ -21,8 +21,8 @@ namespace math {
 #define SO_FLOAT_FN(float_fn, fast_fn) fast_fn
 #endif
 
-#define SO_UNARY(name, float_fn, fast_fn, double_fn)                        \
-  SO_HD float name(float v) { return SO_FLOAT_FN(float_fn, fast_fn)(v); }   \
+#define SO_UNARY(name, float_fn, fast_fn, double_fn)                      \
+  SO_HD float name(float v) { return SO_FLOAT_FN(float_fn, fast_fn)(v); } \
   SO_HD double name(double v) { return ::double_fn(v); }
 
 SO_UNARY(exp, expf, float_math::exp, exp)
@@ -43,8 +43,8 @@ template <class T> SO_HD T at_most_zero(T v) { return v > T(0) ? T(0) : v; }
 #else
 #define SO_FLOAT_NONPOSITIVE(float_fn, fast_fn, v) fast_fn(v)
 #endif
-#define SO_UNARY_NONPOSITIVE(name, float_fn, fast_fn, double_fn)                 \
-  SO_HD float name(float v) { return SO_FLOAT_NONPOSITIVE(float_fn, fast_fn, v); }  \
+#define SO_UNARY_NONPOSITIVE(name, float_fn, fast_fn, double_fn)                   \
+  SO_HD float name(float v) { return SO_FLOAT_NONPOSITIVE(float_fn, fast_fn, v); } \
   SO_HD double name(double v) { return ::double_fn(at_most_zero(v)); }
 
 SO_UNARY_NONPOSITIVE(exp_nonpositive, expf, float_math::exp_nonpositive, exp)
@@ -65,7 +65,9 @@ SO_HD double exp_of_nonpositive(double v) { return ::exp(v); }
 
 // erfc(v) and exp(-v^2) together: on the host's float path the second is a
 // step of the first (float_math.h), which gelu's derivative uses.
-template <class T> struct ErfcAndGaussian { T erfc, gaussian; };
+template <class T> struct ErfcAndGaussian {
+  T erfc, gaussian;
+};
 SO_HD ErfcAndGaussian<float> erfc_and_gaussian(float v) {
 #if defined(__CUDA_ARCH__)
   return {::erfcf(v), ::expf(-v * v)};

@@ -3,7 +3,11 @@
 namespace spatial_ops {
 namespace {
 
-struct TableRow { const char* name; Activation activation; int num_params; };
+struct TableRow {
+  const char* name;
+  Activation activation;
+  int num_params;
+};
 
 constexpr TableRow kTable[] = {
 #define SO_ROW(cls, name, nparams) {name, Activation::k##cls, nparams},

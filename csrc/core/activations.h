@@ -18,15 +18,22 @@ SO_ISA_BEGIN
 
 template <class T> struct Params {
   T a, b, c;
-  explicit Params(const ActivationParams& p)
-      : a(T(p.values[0])), b(T(p.values[1])), c(T(p.values[2])) {}
+  explicit Params(const ActivationParams& p) : a(T(p.values[0])), b(T(p.values[1])), c(T(p.values[2])) {}
 };
 
 namespace act {
 
-using math::abs; using math::exp; using math::exp_nonpositive; using math::exp_of_nonpositive;
-using math::expm1; using math::expm1_nonpositive; using math::log1p_unit;
-using math::max; using math::min; using math::sqrt; using math::tanh;
+using math::abs;
+using math::exp;
+using math::exp_nonpositive;
+using math::exp_of_nonpositive;
+using math::expm1;
+using math::expm1_nonpositive;
+using math::log1p_unit;
+using math::max;
+using math::min;
+using math::sqrt;
+using math::tanh;
 
 // exp(-|z|), the building block of the stable sigmoid and softplus forms.
 template <class T> SO_HD T exp_neg_abs(T z) { return exp_of_nonpositive(-abs(z)); }
@@ -38,9 +45,7 @@ template <class T> SO_HD T stable_sigmoid(T z) {
   return (z >= T(0) ? T(1) : e) / (T(1) + e);
 }
 
-template <class T> SO_HD T stable_softplus(T z) {
-  return max(z, T(0)) + log1p_unit(exp_neg_abs(z));
-}
+template <class T> SO_HD T stable_softplus(T z) { return max(z, T(0)) + log1p_unit(exp_neg_abs(z)); }
 
 // tanh(softplus(z)) in one exp and one division: with e = exp(z),
 // tanh(log(1 + e)) = n / (n + 2), n = e (e + 2); written in w = exp(-|z|)
@@ -145,9 +150,7 @@ struct LeakyRelu : PiecewiseLinear {  // a: negative_slope
 };
 
 struct Elu {  // a: alpha
-  template <class T> SO_HD static T value(T z, const Params<T>& p) {
-    return z > T(0) ? z : p.a * expm1_nonpositive(z);
-  }
+  template <class T> SO_HD static T value(T z, const Params<T>& p) { return z > T(0) ? z : p.a * expm1_nonpositive(z); }
   // NaN gives a, as TensorFlow's EluGrad (its y < 0 test fails, dy passes).
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
     return z > T(0) ? T(1) : p.a * exp_nonpositive(z < T(0) ? z : T(0));
@@ -208,9 +211,7 @@ struct Selu {
 // where 1 + erf would cancel.
 struct Gelu {
   template <class T> SO_HD static T c() { return T(0.7071067811865476f); }
-  template <class T> SO_HD static T value(T z, const Params<T>&) {
-    return T(0.5) * z * math::erfc(-z * c<T>());
-  }
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return T(0.5) * z * math::erfc(-z * c<T>()); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     const auto erfc = math::erfc_and_gaussian(-z * c<T>());
     const T cdf = T(0.5) * erfc.erfc;
@@ -229,15 +230,15 @@ struct Gelu {
 // 0 in float32 for z below about -5 while the derivatives are still far from 0.
 struct GeluTanh {
   template <class T> SO_HD static T k0() { return T(0.7978845608028654); }  // sqrt(2 / pi)
-  template <class T> SO_HD static T k1() { return T(0.044715f); }  // float32, as in TF
+  template <class T> SO_HD static T k1() { return T(0.044715f); }           // float32, as in TF
   // 2u, as z (2 k0 + 2 k0 k1 z^2): a shorter dependency chain than
   // 2 k0 (z + k1 z^3), which is what sets the speed of the element loop.
-  template <class T> SO_HD static T two_u(T z) {
-    return z * (T(2) * k0<T>() + T(2) * k0<T>() * k1<T>() * (z * z));
-  }
+  template <class T> SO_HD static T two_u(T z) { return z * (T(2) * k0<T>() + T(2) * k0<T>() * k1<T>() * (z * z)); }
   template <class T> SO_HD static T du(T z) { return k0<T>() * (T(1) + T(3) * k1<T>() * z * z); }
   // sigmoid(2u), sech^2(u) and tanh(u) from 2u, accurate in both tails.
-  template <class T> struct Terms { T sigmoid, sech2, tanh; };
+  template <class T> struct Terms {
+    T sigmoid, sech2, tanh;
+  };
   template <class T> SO_HD static Terms<T> terms(T twice_u) {
     const T e = exp_neg_abs(twice_u);
     const T s = (twice_u >= T(0) ? T(1) : e) / (T(1) + e);  // one division, as stable_sigmoid
@@ -246,9 +247,7 @@ struct GeluTanh {
   template <class T> SO_HD static bool saturated(T z, const Terms<T>& t) {
     return (t.sech2 == T(0)) & (abs(z) < T(INFINITY));
   }
-  template <class T> SO_HD static T value(T z, const Params<T>&) {
-    return z * terms(two_u(z)).sigmoid;
-  }
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return z * terms(two_u(z)).sigmoid; }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     const Terms<T> t = terms(two_u(z));
     // For large finite |z| sech2 is 0 while du may be Inf: skip the 0 * Inf
@@ -278,9 +277,7 @@ struct Sigmoid {
 
 // relu6(z + 3) / 6, with relu6's strict kinks.
 struct HardSigmoid : PiecewiseLinear {
-  template <class T> SO_HD static T value(T z, const Params<T>&) {
-    return min(max(z + T(3), T(0)), T(6)) / T(6);
-  }
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return min(max(z + T(3), T(0)), T(6)) / T(6); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
     const T u = z + T(3);
     return ((u > T(0)) & (u < T(6))) ? T(1) / T(6) : T(0);
@@ -288,9 +285,7 @@ struct HardSigmoid : PiecewiseLinear {
 };
 
 struct LogSigmoid {  // -softplus(-z)
-  template <class T> SO_HD static T value(T z, const Params<T>&) {
-    return min(z, T(0)) - log1p_unit(exp_neg_abs(z));
-  }
+  template <class T> SO_HD static T value(T z, const Params<T>&) { return min(z, T(0)) - log1p_unit(exp_neg_abs(z)); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) { return stable_sigmoid(-z); }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
     const T s = stable_sigmoid(z);
@@ -342,9 +337,7 @@ struct TanhShrink {
 
 struct HardShrink : PiecewiseLinear {  // a: threshold
   template <class T> SO_HD static T value(T z, const Params<T>& p) { return abs(z) > p.a ? z : T(0); }
-  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
-    return abs(z) > p.a ? T(1) : T(0);
-  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) { return abs(z) > p.a ? T(1) : T(0); }
 };
 
 struct SoftShrink : PiecewiseLinear {  // a: threshold
@@ -382,9 +375,7 @@ struct SparsePlus {
 };
 
 struct Squareplus {  // a: b
-  template <class T> SO_HD static T value(T z, const Params<T>& p) {
-    return (z + sqrt(z * z + p.a)) / T(2);
-  }
+  template <class T> SO_HD static T value(T z, const Params<T>& p) { return (z + sqrt(z * z + p.a)) / T(2); }
   template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
     return T(0.5) * (T(1) + z / sqrt(z * z + p.a));
   }
@@ -459,9 +450,7 @@ struct Threshold : PiecewiseLinear {  // a: threshold, b: default_value
 // with derivative_order 1, which second-order gradients are built from.
 template <class Act> struct DerivativeOf {
   template <class T> SO_HD static T value(T z, const Params<T>& p) { return Act::derivative(z, p); }
-  template <class T> SO_HD static T derivative(T z, const Params<T>& p) {
-    return Act::second_derivative(z, p);
-  }
+  template <class T> SO_HD static T derivative(T z, const Params<T>& p) { return Act::second_derivative(z, p); }
 };
 
 // f(Act{}), or f(DerivativeOf<Act>{}) for derivative_order 1.
@@ -490,8 +479,8 @@ decltype(auto) dispatch_row(act::Celu, const ActivationParams& params, int deriv
 template <class T, class Spec, class F> decltype(auto) dispatch_activation(const Spec& spec, F&& f) {
   switch (spec.activation) {
 #define SO_CASE(cls, name, nparams) \
-    case Activation::k##cls:          \
-      return dispatch_row<T>(act::cls{}, spec.params, spec.derivative_order, f);
+  case Activation::k##cls:          \
+    return dispatch_row<T>(act::cls{}, spec.params, spec.derivative_order, f);
     SPATIAL_OPS_ACTIVATIONS(SO_CASE)
 #undef SO_CASE
   }

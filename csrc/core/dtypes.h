@@ -7,20 +7,28 @@
 
 namespace spatial_ops {
 
-struct float16 { uint16_t bits; };
-struct bfloat16 { uint16_t bits; };
+struct float16 {
+  uint16_t bits;
+};
+struct bfloat16 {
+  uint16_t bits;
+};
 
 enum class DType { kFloat16, kBFloat16, kFloat32, kFloat64 };
 
 // Bytes per stored element.
-constexpr int64_t size_of(DType dtype) {
-  return dtype == DType::kFloat64 ? 8 : dtype == DType::kFloat32 ? 4 : 2;
-}
+constexpr int64_t size_of(DType dtype) { return dtype == DType::kFloat64 ? 8 : dtype == DType::kFloat32 ? 4 : 2; }
 
 // Half types compute and accumulate in float32.
-template <class Storage> struct ComputeTypeOf { using type = Storage; };
-template <> struct ComputeTypeOf<float16> { using type = float; };
-template <> struct ComputeTypeOf<bfloat16> { using type = float; };
+template <class Storage> struct ComputeTypeOf {
+  using type = Storage;
+};
+template <> struct ComputeTypeOf<float16> {
+  using type = float;
+};
+template <> struct ComputeTypeOf<bfloat16> {
+  using type = float;
+};
 template <class Storage> using compute_t = typename ComputeTypeOf<Storage>::type;
 
 }  // namespace spatial_ops

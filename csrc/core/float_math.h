@@ -21,8 +21,16 @@ namespace spatial_ops {
 SO_ISA_BEGIN
 namespace float_math {
 
-SO_INLINE float from_bits(int32_t i) { float f; std::memcpy(&f, &i, 4); return f; }
-SO_INLINE int32_t to_bits(float f) { int32_t i; std::memcpy(&i, &f, 4); return i; }
+SO_INLINE float from_bits(int32_t i) {
+  float f;
+  std::memcpy(&f, &i, 4);
+  return f;
+}
+SO_INLINE int32_t to_bits(float f) {
+  int32_t i;
+  std::memcpy(&i, &f, 4);
+  return i;
+}
 SO_INLINE float select(bool c, float a, float b) { return c ? a : b; }
 // min(x, bound) and max(x, bound) that keep NaN x (the comparison is false
 // for it).
@@ -166,7 +174,7 @@ SO_INLINE float exp(float x) {
 // Taylor series near 0 (no cancellation; x's sign restores -0, which the
 // sum would make +0), exp(x) - 1 elsewhere.
 SO_INLINE float expm1(float x) {
-  constexpr float kTaylor[] = {0.5f, 1.66666667e-1f, 4.16666667e-2f, 8.33333333e-3f,
+  constexpr float kTaylor[] = {0.5f,           1.66666667e-1f, 4.16666667e-2f, 8.33333333e-3f,
                                1.38888889e-3f, 1.98412698e-4f, 2.48015873e-5f};
   const float small = __builtin_copysignf(madd(polynomial(x, kTaylor), x * x, x), x);
   return select(__builtin_fabsf(x) < 0.5f, small, exp(x) - 1.0f);
@@ -180,9 +188,7 @@ SO_INLINE float clamp_nonpositive(float x, float low) {
 // exp(x) for x that cannot be positive (-|z|, -z^2; NaN passes). Below -104
 // exp is 0 in float, so exp_split's n lies in [-150, 0]: one scaling, and no
 // NaN select.
-SO_INLINE float exp_of_nonpositive(float x) {
-  return exp_split(at_least_keeping_nan(x, -104.0f)).value_at_most_one();
-}
+SO_INLINE float exp_of_nonpositive(float x) { return exp_split(at_least_keeping_nan(x, -104.0f)).value_at_most_one(); }
 
 // exp(min(x, 0)): what every exp of the activations but `exponential` takes
 // (exp(z) where z < 0 selects it). About two thirds of exp()'s cost.
@@ -209,8 +215,7 @@ SO_INLINE float expm1_nonpositive(float x) {
 // y / (t + e) = s - s e / t with 1 / t = (1 - s) / 2, so 2 s_exact = 2 s +
 // s e (s - 1).
 SO_INLINE float log1p_unit(float y) {
-  constexpr float kQ[] = {0.3333315849304199f, 0.20012454688549042f, 0.13980306684970856f,
-                          0.14089150726795197f};
+  constexpr float kQ[] = {0.3333315849304199f, 0.20012454688549042f, 0.13980306684970856f, 0.14089150726795197f};
   const float t = 2.0f + y;
   const float t_error = y - (t - 2.0f);
   const float s = y / t;
@@ -231,12 +236,17 @@ SO_INLINE float log1p_unit(float y) {
 // Taylor series and exp) and a division. The result is not negative, so
 // x's sign goes on with one xor.
 SO_INLINE float tanh(float x) {
-  constexpr float kP[] = {-0.3333328068256378f, 0.13331441581249237f, -0.05373971536755562f,
-                          0.02063908986747265f, -0.0057049887254834175f};
+  constexpr float kP[] = {-0.3333328068256378f, 0.13331441581249237f, -0.05373971536755562f, 0.02063908986747265f,
+                          -0.0057049887254834175f};
   // exp(2h) = 1 + 2h + (2h)^2 kExpTerms(2h): the coefficient of h^k times
   // 2^k, exactly.
-  constexpr float kExpTwice[] = {1.0f, 2.0f, 4.0f * kExpTerms[0], 8.0f * kExpTerms[1], 16.0f * kExpTerms[2],
-                                 32.0f * kExpTerms[3], 64.0f * kExpTerms[4]};
+  constexpr float kExpTwice[] = {1.0f,
+                                 2.0f,
+                                 4.0f * kExpTerms[0],
+                                 8.0f * kExpTerms[1],
+                                 16.0f * kExpTerms[2],
+                                 32.0f * kExpTerms[3],
+                                 64.0f * kExpTerms[4]};
   const float a = __builtin_fabsf(x);
   const float s = a * a;
   const float small = madd(a * s, polynomial(s, kP), a);
@@ -260,12 +270,13 @@ SO_INLINE float tanh(float x) {
 // a * a joins the reduced argument: a^2 is large in the tail, where its
 // error would dominate. About half the cost of the usual form of the same
 // accuracy, t Q(t) exp(-a^2) with t = 1 / (1 + a / 2) and Q of degree 10.
-struct ErfcAndGaussian { float erfc, gaussian; };
+struct ErfcAndGaussian {
+  float erfc, gaussian;
+};
 SO_INLINE ErfcAndGaussian erfc_and_gaussian(float x) {
-  constexpr float kP[] = {1.2384127378463745f, 0.7316057682037354f, 0.2292192280292511f,
-                          0.0327964685857296f};
-  constexpr float kQ[] = {2.3667924404144287f, 2.402235746383667f, 1.325371503829956f,
-                          0.4063068926334381f, 0.05812952667474747f};
+  constexpr float kP[] = {1.2384127378463745f, 0.7316057682037354f, 0.2292192280292511f, 0.0327964685857296f};
+  constexpr float kQ[] = {2.3667924404144287f, 2.402235746383667f, 1.325371503829956f, 0.4063068926334381f,
+                          0.05812952667474747f};
   const float a = at_most_keeping_nan(__builtin_fabsf(x), 10.2f);
   const float a2 = a * a;
   const ExpSplit split = exp_split(-a2, -square_rounding_error(a, a2));

@@ -24,15 +24,19 @@ std::string dims_to_string(const Dims& dims) {
 namespace {
 
 std::string parse_reduction(const std::string& name, Reduction* reduction) {
-  if (name == "none") *reduction = Reduction::kNone;
-  else if (name == "sum") *reduction = Reduction::kSum;
-  else if (name == "mean") *reduction = Reduction::kMean;
-  else return "reduction must be one of 'none', 'sum', 'mean', got '" + name + "'";
+  if (name == "none")
+    *reduction = Reduction::kNone;
+  else if (name == "sum")
+    *reduction = Reduction::kSum;
+  else if (name == "mean")
+    *reduction = Reduction::kMean;
+  else
+    return "reduction must be one of 'none', 'sum', 'mean', got '" + name + "'";
   return "";
 }
 
-std::string parse_activation(const std::string& name, const std::vector<double>& params,
-                             Activation* activation, ActivationParams* parsed) {
+std::string parse_activation(const std::string& name, const std::vector<double>& params, Activation* activation,
+                             ActivationParams* parsed) {
   if (!activation_from_name(name, activation)) {
     return "unknown activation '" + name + "'; fused activations are: " + activation_names();
   }
@@ -86,15 +90,13 @@ std::string parse_attributes(const SpecAttributes& attributes, SpatialDenseSpec*
   spec->derivative_order = static_cast<int>(attributes.derivative_order);
   std::string error = parse_reduction(attributes.reduction, &spec->reduction);
   if (error.empty()) {
-    error = parse_activation(attributes.activation, attributes.activation_params, &spec->activation,
-                             &spec->params);
+    error = parse_activation(attributes.activation, attributes.activation_params, &spec->activation, &spec->params);
   }
   if (error.empty()) error = check_derivative_order(attributes.derivative_order);
   return error;
 }
 
-std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
-                          SpatialDenseSpec* spec) {
+std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias, SpatialDenseSpec* spec) {
   // Formatted only for a message: every op call passes through here.
   const auto shapes = [&] {
     return "x " + dims_to_string(x) + ", kernel " + dims_to_string(kernel) + ", bias " + dims_to_string(bias);
@@ -107,9 +109,8 @@ std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
     return "kernel must be (d1, ..., dk), x's dimensions after the batch, got " + shapes();
   }
   if (spec->has_bias ? !weights_match(bias, x) : !(bias.size() == 1 && bias[0] == 0)) {
-    return spec->has_bias
-        ? "bias must be (d1, ..., dk), x's dimensions after the batch, got " + shapes()
-        : "bias must be [0] when has_bias is false, got " + shapes();
+    return spec->has_bias ? "bias must be (d1, ..., dk), x's dimensions after the batch, got " + shapes()
+                          : "bias must be [0] when has_bias is false, got " + shapes();
   }
   const int64_t rank = static_cast<int64_t>(x.size());
   if (!spec->reduces()) {
@@ -119,27 +120,24 @@ std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
   const int64_t begin = spec->reduce_begin, end = spec->reduce_end;
   const std::string error = check_reduced_axes(begin, end, rank, [&] { return dims_to_string(x); });
   if (!error.empty()) return error;
-  spec->shape = CanonicalShape{x[0], product(x, 1, begin), product(x, begin, end),
-                               product(x, end, x.size())};
+  spec->shape = CanonicalShape{x[0], product(x, 1, begin), product(x, begin, end), product(x, end, x.size())};
   return "";
 }
 
-std::string check_reduced_axes(int64_t begin, int64_t end, int64_t rank,
-                               const std::function<std::string()>& x_text) {
+std::string check_reduced_axes(int64_t begin, int64_t end, int64_t rank, const std::function<std::string()>& x_text) {
   if (1 <= begin && begin < end && end <= rank) return "";
-  return "the reduced axes [reduce_begin, reduce_end) = [" + std::to_string(begin) + ", " +
-         std::to_string(end) + ") must satisfy 1 <= reduce_begin < reduce_end <= rank " +
-         std::to_string(rank) + " of x " + x_text();
+  return "the reduced axes [reduce_begin, reduce_end) = [" + std::to_string(begin) + ", " + std::to_string(end) +
+         ") must satisfy 1 <= reduce_begin < reduce_end <= rank " + std::to_string(rank) + " of x " + x_text();
 }
 
-std::string check_backward(const Dims& dy, const Dims& x, const Dims& kernel,
-                           const Dims& bias, SpatialDenseSpec* spec) {
+std::string check_backward(const Dims& dy, const Dims& x, const Dims& kernel, const Dims& bias,
+                           SpatialDenseSpec* spec) {
   std::string error = check_forward(x, kernel, bias, spec);
   if (!error.empty()) return error;
   const Dims y = spec->output_dims(x);
   if (dy != y) {
-    return "dy must have the forward output's shape " + dims_to_string(y) +
-           ", got dy " + dims_to_string(dy) + " for x " + dims_to_string(x);
+    return "dy must have the forward output's shape " + dims_to_string(y) + ", got dy " + dims_to_string(dy) +
+           " for x " + dims_to_string(x);
   }
   return "";
 }

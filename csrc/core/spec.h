@@ -39,9 +39,7 @@ struct SpatialDenseSpec {
 
   bool reduces() const { return reduction != Reduction::kNone; }
   // Elements of y: [B, A, C] when R is reduced, else [B, A, R, C].
-  int64_t output_size() const {
-    return shape.batch * shape.outer * (reduces() ? 1 : shape.reduced) * shape.inner;
-  }
+  int64_t output_size() const { return shape.batch * shape.outer * (reduces() ? 1 : shape.reduced) * shape.inner; }
   // y's dimensions for an x of these: x's without the reduced axes.
   std::vector<int64_t> output_dims(const std::vector<int64_t>& x) const;
 };
@@ -65,16 +63,13 @@ std::string parse_attributes(const SpecAttributes& attributes, SpatialDenseSpec*
 // Checks the reduced run of axes [begin, end) of an x of this rank; x_text
 // names x (its shape as the caller can print it) in the message, and is
 // called only for one: every op call passes through here.
-std::string check_reduced_axes(int64_t begin, int64_t end, int64_t rank,
-                               const std::function<std::string()>& x_text);
+std::string check_reduced_axes(int64_t begin, int64_t end, int64_t rank, const std::function<std::string()>& x_text);
 
 // Checks the forward operands: x (batch, d1, ..., dk) with k >= 1, kernel and
 // bias (d1, ..., dk) (bias [0] without one), sizes that fit int64, and the
 // reduced axes; fills spec->shape.
-std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias,
-                          SpatialDenseSpec* spec);
+std::string check_forward(const Dims& x, const Dims& kernel, const Dims& bias, SpatialDenseSpec* spec);
 // The same plus dy, which must have the forward output's shape.
-std::string check_backward(const Dims& dy, const Dims& x, const Dims& kernel,
-                           const Dims& bias, SpatialDenseSpec* spec);
+std::string check_backward(const Dims& dy, const Dims& x, const Dims& kernel, const Dims& bias, SpatialDenseSpec* spec);
 
 }  // namespace spatial_ops

@@ -12,8 +12,16 @@ namespace spatial_ops {
 
 SO_ISA_BEGIN
 
-SO_HD float bits_to_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-SO_HD uint32_t float_to_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+SO_HD float bits_to_float(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+SO_HD uint32_t float_to_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
 
 SO_HD float load(float v) { return v; }
 SO_HD double load(double v) { return v; }
@@ -38,8 +46,7 @@ SO_HD float load(float16 v) {
   // leaves 2^-14 m, normalised.
   const uint32_t special = rebiased + ((128u - 16u) << 23);
   const float subnormal = bits_to_float(rebiased + (1u << 23)) - bits_to_float(113u << 23);
-  const uint32_t bits = exponent == 0x0f800000u ? special
-                        : exponent == 0 ? float_to_bits(subnormal) : rebiased;
+  const uint32_t bits = exponent == 0x0f800000u ? special : exponent == 0 ? float_to_bits(subnormal) : rebiased;
   return bits_to_float(bits | (uint32_t(v.bits & 0x8000u) << 16));
 }
 
@@ -75,9 +82,10 @@ template <> SO_HD float16 store<float16>(float v) {
   const uint32_t subnormal = float_to_bits(bits_to_float(u) + 0.5f) - 0x3f000000u;
   // Normal: rebias the exponent and round the 13 dropped mantissa bits to even.
   const uint32_t normal = (u - (112u << 23) + 0xfffu + ((u >> 13) & 1u)) >> 13;
-  const uint32_t bits = u > 0x7f800000u ? nan
+  const uint32_t bits = u > 0x7f800000u    ? nan
                         : u >= 0x477ff000u ? 0x7c00u  // rounds to >= 65520: Inf
-                        : u < 0x38800000u ? subnormal : normal;
+                        : u < 0x38800000u  ? subnormal
+                                           : normal;
   return float16{uint16_t(sign | bits)};
 }
 
@@ -85,10 +93,14 @@ template <> SO_HD float16 store<float16>(float v) {
 // dtype from a single definition.
 template <class F> decltype(auto) dispatch_dtype(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::kFloat16: return f(float16{});
-    case DType::kBFloat16: return f(bfloat16{});
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: break;
+    case DType::kFloat16:
+      return f(float16{});
+    case DType::kBFloat16:
+      return f(bfloat16{});
+    case DType::kFloat32:
+      return f(float{});
+    case DType::kFloat64:
+      break;
   }
   return f(double{});
 }

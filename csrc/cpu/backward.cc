@@ -30,9 +30,8 @@ int64_t batch_blocks(int64_t batch, int64_t n_total, int64_t spatial_blocks) {
 // pointers and no branches let the compiler vectorise it. Reached through
 // pointers (loop_common.h says why).
 template <class Act, bool kScalarDy, class T>
-void backward_span(int64_t length, const T* __restrict__ g, const T* __restrict__ x,
-                   const T* __restrict__ kernel, const T* __restrict__ bias, T* __restrict__ dx,
-                   T* __restrict__ acc_kernel, T* __restrict__ acc_bias,
+void backward_span(int64_t length, const T* __restrict__ g, const T* __restrict__ x, const T* __restrict__ kernel,
+                   const T* __restrict__ bias, T* __restrict__ dx, T* __restrict__ acc_kernel, T* __restrict__ acc_bias,
                    const Params<T> params) {  // by value: no aliasing
   for (int64_t i = 0; i < length; ++i) {
     const T xv = x[i], wv = kernel[i];
@@ -46,8 +45,8 @@ void backward_span(int64_t length, const T* __restrict__ g, const T* __restrict_
 // An activation's backward_span for compute type T: with dy along the span,
 // and with one dy for all of it.
 template <class T> struct BackwardLoops {
-  using Span = void (*)(int64_t length, const T* g, const T* x, const T* kernel, const T* bias, T* dx,
-                        T* acc_kernel, T* acc_bias, Params<T> params);
+  using Span = void (*)(int64_t length, const T* g, const T* x, const T* kernel, const T* bias, T* dx, T* acc_kernel,
+                        T* acc_bias, Params<T> params);
   Span span, span_scalar_dy;
 };
 template <class Act, class T> struct BackwardLoopsOf {
@@ -60,7 +59,7 @@ struct Backward {
   const SpatialDenseSpec& spec;
   const Params<T> params;
   const S* dy;
-  const weight_t<S> *kernel, *bias;
+  const weight_t<S>*kernel, *bias;
   const BackwardLoops<T>& loops;
 
   // A chunk [n0, n1) of batch row b: xs[0, n1 - n0) holds x there in the
@@ -69,8 +68,7 @@ struct Backward {
   // TensorFlow's mean gradient divides dy before spreading it) is the
   // incoming gradient of every r: walk the range in spans that share a row
   // of dy so no loop holds a division by C.
-  void row(int64_t b, int64_t n0, int64_t n1, const T* xs, const T* dys, T* dx_out, T* acc_kernel,
-           T* acc_bias) const {
+  void row(int64_t b, int64_t n0, int64_t n1, const T* xs, const T* dys, T* dx_out, T* acc_kernel, T* acc_bias) const {
     const auto& shape = spec.shape;
     const auto span = [&](bool scalar_dy, int64_t n, int64_t length, const T* g_span) {
       (scalar_dy ? loops.span_scalar_dy : loops.span)(length, g_span, xs + (n - n0), kernel + n, bias + n,
@@ -104,7 +102,10 @@ struct Backward {
         span(false, n, length, g);
         n += length;
         c = 0;
-        if (++r == shape.reduced) { r = 0; ++a; }
+        if (++r == shape.reduced) {
+          r = 0;
+          ++a;
+        }
       }
     }
   }
@@ -151,9 +152,8 @@ template <class T> class PartialSums {
 };
 
 template <class S>
-void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weight_t<S>* kernel,
-              const weight_t<S>* bias, S* dx, S* dkernel, S* dbias, const BackwardLoops<compute_t<S>>& loops,
-              const ParallelFor& parallel_for) {
+void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weight_t<S>* kernel, const weight_t<S>* bias,
+              S* dx, S* dkernel, S* dbias, const BackwardLoops<compute_t<S>>& loops, const ParallelFor& parallel_for) {
   using T = compute_t<S>;
   const int64_t n_total = spec.shape.spatial_size(), batch = spec.shape.batch;
   const int64_t spatial_blocks = ceil_div(n_total, kSpatialBlock);
@@ -234,17 +234,16 @@ void backward(const SpatialDenseSpec& spec, const S* dy, const S* x, const weigh
 }  // namespace cpu
 SO_ISA_END
 
-void SO_ISA_ENTRY(spatial_dense_backward_cpu)(const SpatialDenseSpec& spec, DType dtype, const void* dy,
-                                const void* x, const void* kernel, const void* bias, void* dx,
-                                void* dkernel, void* dbias, const ParallelFor& parallel_for) {
+void SO_ISA_ENTRY(spatial_dense_backward_cpu)(const SpatialDenseSpec& spec, DType dtype, const void* dy, const void* x,
+                                              const void* kernel, const void* bias, void* dx, void* dkernel,
+                                              void* dbias, const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
     using T = compute_t<S>;
     const cpu::BackwardLoops<T>& loops = cpu::loops_for<cpu::BackwardLoopsOf, T>(spec);
     const cpu::WeightOperands<S> weights(spec, kernel, bias);
-    cpu::backward<S>(spec, static_cast<const S*>(dy), static_cast<const S*>(x), weights.kernel(),
-                     weights.bias(), static_cast<S*>(dx), static_cast<S*>(dkernel), static_cast<S*>(dbias),
-                     loops, parallel_for);
+    cpu::backward<S>(spec, static_cast<const S*>(dy), static_cast<const S*>(x), weights.kernel(), weights.bias(),
+                     static_cast<S*>(dx), static_cast<S*>(dkernel), static_cast<S*>(dbias), loops, parallel_for);
   });
 }
 

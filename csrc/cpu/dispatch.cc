@@ -20,9 +20,9 @@ struct CpuBuild {
 
 // Narrowest first, as CMakeLists.txt lists them.
 const CpuBuild kBuilds[] = {
-#define SO_BUILD(isa, runs_here)                                                        \
-  {#isa, [] { return bool(runs_here); }, spatial_dense_forward_cpu_isa_##isa,         \
-   spatial_dense_backward_cpu_isa_##isa, float_math_cpu_isa_##isa},
+#define SO_BUILD(isa, runs_here)                                                                                    \
+  {#isa, [] { return bool(runs_here); }, spatial_dense_forward_cpu_isa_##isa, spatial_dense_backward_cpu_isa_##isa, \
+   float_math_cpu_isa_##isa},
     SPATIAL_OPS_CPU_ISAS(SO_BUILD)
 #undef SO_BUILD
 };
@@ -69,8 +69,7 @@ std::vector<std::string> supported_cpu_isas() {
   return names;
 }
 
-void float_math_cpu(const std::string& isa_name, FloatFunction function, const float* x, float* y,
-                    int64_t n) {
+void float_math_cpu(const std::string& isa_name, FloatFunction function, const float* x, float* y, int64_t n) {
   for (int i = 0; i <= widest(); ++i) {
     if (isa_name == kBuilds[i].name) return kBuilds[i].float_math(function, x, y, n);
   }
@@ -81,16 +80,15 @@ void run_serially(int64_t total, int64_t, const WorkFn& work) {
   if (total > 0) work(0, total);
 }
 
-void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x,
-                               const void* kernel, const void* bias, void* y,
-                               const ParallelFor& parallel_for) {
+void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x, const void* kernel,
+                               const void* bias, void* y, const ParallelFor& parallel_for) {
   if (y != x) advise_huge_pages(y, spec.output_size() * size_of(dtype));
   active().forward(spec, dtype, x, kernel, bias, y, parallel_for);
 }
 
-void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* dy,
-                                const void* x, const void* kernel, const void* bias, void* dx,
-                                void* dkernel, void* dbias, const ParallelFor& parallel_for) {
+void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* dy, const void* x,
+                                const void* kernel, const void* bias, void* dx, void* dkernel, void* dbias,
+                                const ParallelFor& parallel_for) {
   if (dx != dy) advise_huge_pages(dx, spec.shape.batch * spec.shape.spatial_size() * size_of(dtype));
   active().backward(spec, dtype, dy, x, kernel, bias, dx, dkernel, dbias, parallel_for);
 }

@@ -14,13 +14,20 @@ void SO_ISA_ENTRY(float_math_cpu)(FloatFunction function, const float* x, float*
     for (int64_t i = 0; i < n; ++i) y[i] = fn(x[i]);
   };
   switch (function) {
-    case FloatFunction::kExp: return apply([](float v) { return float_math::exp(v); });
-    case FloatFunction::kExpNonpositive: return apply([](float v) { return float_math::exp_nonpositive(v); });
-    case FloatFunction::kExpm1: return apply([](float v) { return float_math::expm1(v); });
-    case FloatFunction::kExpm1Nonpositive: return apply([](float v) { return float_math::expm1_nonpositive(v); });
-    case FloatFunction::kLog1pUnit: return apply([](float v) { return float_math::log1p_unit(v); });
-    case FloatFunction::kTanh: return apply([](float v) { return float_math::tanh(v); });
-    case FloatFunction::kErfc: return apply([](float v) { return float_math::erfc(v); });
+    case FloatFunction::kExp:
+      return apply([](float v) { return float_math::exp(v); });
+    case FloatFunction::kExpNonpositive:
+      return apply([](float v) { return float_math::exp_nonpositive(v); });
+    case FloatFunction::kExpm1:
+      return apply([](float v) { return float_math::expm1(v); });
+    case FloatFunction::kExpm1Nonpositive:
+      return apply([](float v) { return float_math::expm1_nonpositive(v); });
+    case FloatFunction::kLog1pUnit:
+      return apply([](float v) { return float_math::log1p_unit(v); });
+    case FloatFunction::kTanh:
+      return apply([](float v) { return float_math::tanh(v); });
+    case FloatFunction::kErfc:
+      return apply([](float v) { return float_math::erfc(v); });
   }
 }
 

@@ -73,9 +73,8 @@ template <class Act, class T> struct ForwardLoopsOf {
 
 // y[b, n] = act(z[b, n]) over units of (batch row, spatial block).
 template <class S>
-void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_t<S>* kernel,
-                         const weight_t<S>* bias, S* y, const ForwardLoops<compute_t<S>>& loops,
-                         const ParallelFor& parallel_for) {
+void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_t<S>* kernel, const weight_t<S>* bias,
+                         S* y, const ForwardLoops<compute_t<S>>& loops, const ParallelFor& parallel_for) {
   using T = compute_t<S>;
   const Params<T> params(spec.params);
   const int64_t n_total = spec.shape.spatial_size();
@@ -111,9 +110,8 @@ void forward_elementwise(const SpatialDenseSpec& spec, const S* x, const weight_
 // y[b, a, c] = sum (or mean) over r of act(z[b, a, r, c]); each output is
 // summed whole by one thread, in a fixed order.
 template <class S>
-void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>* kernel,
-                     const weight_t<S>* bias, S* y, const ForwardLoops<compute_t<S>>& loops,
-                     const ParallelFor& parallel_for) {
+void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>* kernel, const weight_t<S>* bias, S* y,
+                     const ForwardLoops<compute_t<S>>& loops, const ParallelFor& parallel_for) {
   using T = compute_t<S>;
   constexpr int64_t kInnerBlock = kStreamChunk;  // accumulators kept on the stack
   const Params<T> params(spec.params);
@@ -128,8 +126,7 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>
   // its latency once per row.
   const bool mean = spec.reduction == Reduction::kMean;
   const T divisor = T(shape.reduced);
-  const int64_t cost =
-      shape.reduced * std::min(shape.inner, kInnerBlock) * kForwardCyclesPerElement;
+  const int64_t cost = shape.reduced * std::min(shape.inner, kInnerBlock) * kForwardCyclesPerElement;
   parallel_for(shape.batch * shape.outer * inner_blocks, cost, [&](int64_t begin, int64_t end) {
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t row = unit / inner_blocks;  // b * outer + a
@@ -171,16 +168,15 @@ void forward_reduced(const SpatialDenseSpec& spec, const S* x, const weight_t<S>
 SO_ISA_END
 
 void SO_ISA_ENTRY(spatial_dense_forward_cpu)(const SpatialDenseSpec& spec, DType dtype, const void* x,
-                               const void* kernel, const void* bias, void* y,
-                               const ParallelFor& parallel_for) {
+                                             const void* kernel, const void* bias, void* y,
+                                             const ParallelFor& parallel_for) {
   dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
     using T = compute_t<S>;
     const cpu::ForwardLoops<T>& loops = cpu::loops_for<cpu::ForwardLoopsOf, T>(spec);
     const auto run = spec.reduces() ? cpu::forward_reduced<S> : cpu::forward_elementwise<S>;
     const cpu::WeightOperands<S> weights(spec, kernel, bias);
-    run(spec, static_cast<const S*>(x), weights.kernel(), weights.bias(), static_cast<S*>(y), loops,
-        parallel_for);
+    run(spec, static_cast<const S*>(x), weights.kernel(), weights.bias(), static_cast<S*>(y), loops, parallel_for);
   });
 }
 

@@ -13,17 +13,15 @@
 
 namespace spatial_ops {
 
-using ForwardCpuFn = void(const SpatialDenseSpec& spec, DType dtype, const void* x,
-                          const void* kernel, const void* bias, void* y,
-                          const ParallelFor& parallel_for);
-using BackwardCpuFn = void(const SpatialDenseSpec& spec, DType dtype, const void* dy,
-                           const void* x, const void* kernel, const void* bias, void* dx,
-                           void* dkernel, void* dbias, const ParallelFor& parallel_for);
+using ForwardCpuFn = void(const SpatialDenseSpec& spec, DType dtype, const void* x, const void* kernel,
+                          const void* bias, void* y, const ParallelFor& parallel_for);
+using BackwardCpuFn = void(const SpatialDenseSpec& spec, DType dtype, const void* dy, const void* x, const void* kernel,
+                           const void* bias, void* dx, void* dkernel, void* dbias, const ParallelFor& parallel_for);
 using FloatMathCpuFn = void(FloatFunction function, const float* x, float* y, int64_t n);
 
-#define SO_DECLARE_ISA(isa, supported)                         \
-  ForwardCpuFn spatial_dense_forward_cpu_isa_##isa;           \
-  BackwardCpuFn spatial_dense_backward_cpu_isa_##isa;         \
+#define SO_DECLARE_ISA(isa, supported)                \
+  ForwardCpuFn spatial_dense_forward_cpu_isa_##isa;   \
+  BackwardCpuFn spatial_dense_backward_cpu_isa_##isa; \
   FloatMathCpuFn float_math_cpu_isa_##isa;
 SPATIAL_OPS_CPU_ISAS(SO_DECLARE_ISA)
 #undef SO_DECLARE_ISA

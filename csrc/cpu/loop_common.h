@@ -30,9 +30,8 @@ constexpr int64_t kBackwardCyclesPerElement = 16;
 // for no speed (a call per chunk of up to kStreamChunk elements).
 // LoopsOf<Act, T>::loops for the spec's activation (or its derivative).
 template <template <class, class> class LoopsOf, class T> const auto& loops_for(const SpatialDenseSpec& spec) {
-  return dispatch_activation<T>(spec, [](auto activation) -> const auto& {
-    return LoopsOf<decltype(activation), T>::loops;
-  });
+  return dispatch_activation<T>(spec,
+                                [](auto activation) -> const auto& { return LoopsOf<decltype(activation), T>::loops; });
 }
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

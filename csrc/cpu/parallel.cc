@@ -33,7 +33,7 @@ void run_in_pieces(int64_t total, int64_t cost_per_unit, int64_t threads, const 
     int64_t finished = 0;
     void run() {
       for (int64_t p; (p = next.fetch_add(1)) < pieces;) {
-        (*work)(p * total / pieces, (p + 1) * total / pieces);
+        (*work)(p* total / pieces, (p + 1) * total / pieces);
         std::lock_guard<std::mutex> lock(mutex);
         if (++finished == pieces) done.notify_all();
       }
@@ -95,8 +95,7 @@ std::atomic<SharedPool*> shared_pool{nullptr};
 std::once_flag fork_handler_installed;
 
 SharedPool& the_shared_pool() {
-  std::call_once(fork_handler_installed,
-                 [] { pthread_atfork(nullptr, nullptr, [] { shared_pool.store(nullptr); }); });
+  std::call_once(fork_handler_installed, [] { pthread_atfork(nullptr, nullptr, [] { shared_pool.store(nullptr); }); });
   SharedPool* pool = shared_pool.load();
   if (pool == nullptr) {
     SharedPool* fresh = new SharedPool();

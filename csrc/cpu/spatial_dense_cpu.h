@@ -39,17 +39,16 @@ void float_math_cpu(const std::string& isa, FloatFunction function, const float*
 
 // y: spec.output_dims(). bias is ignored when !spec.has_bias. Without a
 // reduction y may be x itself (each x is read before its y is written).
-void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x,
-                               const void* kernel, const void* bias, void* y,
-                               const ParallelFor& parallel_for);
+void spatial_dense_forward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* x, const void* kernel,
+                               const void* bias, void* y, const ParallelFor& parallel_for);
 
 // dy: spec.output_dims(); dx like x; dkernel and dbias like kernel (dbias is
 // untouched when !spec.has_bias). Recomputes z; sums over the batch in an
 // order fixed by the shape alone, so results are bitwise reproducible
 // whatever the thread count. Without a reduction dx may be dy itself (each
 // dy is read before its dx is written).
-void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* dy,
-                                const void* x, const void* kernel, const void* bias, void* dx,
-                                void* dkernel, void* dbias, const ParallelFor& parallel_for);
+void spatial_dense_backward_cpu(const SpatialDenseSpec& spec, DType dtype, const void* dy, const void* x,
+                                const void* kernel, const void* bias, void* dx, void* dkernel, void* dbias,
+                                const ParallelFor& parallel_for);
 
 }  // namespace spatial_ops

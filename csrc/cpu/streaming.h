@@ -27,9 +27,7 @@ namespace cpu {
 // Arrays below this size are left to the caches: hints and streaming
 // stores would cost instructions and evict what the next op reads.
 constexpr int64_t kStreamingBytes = int64_t(8) << 20;
-template <class S> bool is_streamed(int64_t size) {
-  return size * int64_t(sizeof(S)) >= kStreamingBytes;
-}
+template <class S> bool is_streamed(int64_t size) { return size * int64_t(sizeof(S)) >= kStreamingBytes; }
 
 // Loops walk each stream in chunks of kStreamChunk elements; before each
 // chunk they ask for the data kPrefetchBytes further along the stream, and

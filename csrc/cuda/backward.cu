@@ -37,8 +37,7 @@ __device__ __forceinline__ int64_t dy_position(const CanonicalShape& shape, bool
 // Group g sums rows g, g + groups, ... in that order.
 template <class S, class Act>
 __global__ void __launch_bounds__(kBlockThreads, kBackwardMinBlocks)
-    backward_kernel(BackwardArgs<S> args, Walk<2> walk, compute_t<S> divisor,
-                    Params<compute_t<S>> params) {
+    backward_kernel(BackwardArgs<S> args, Walk<2> walk, compute_t<S> divisor, Params<compute_t<S>> params) {
   using T = compute_t<S>;
   constexpr int W = Chunk<S>::kWidth;
   const S* __restrict__ x = args.x;
@@ -57,8 +56,7 @@ __global__ void __launch_bounds__(kBlockThreads, kBackwardMinBlocks)
     // the whole chunk (a reduced run), or else gathered element by element.
     const int64_t dy_first = dy_position(shape, args.reduces, n);
     const int64_t dy_last = dy_position(shape, args.reduces, n + count - 1);
-    const bool dy_chunk = args.vector && dy_last == dy_first + W - 1 && dy_first % W == 0 &&
-                          dy_row % W == 0;
+    const bool dy_chunk = args.vector && dy_last == dy_first + W - 1 && dy_first % W == 0 && dy_row % W == 0;
     // Equal ends mean one dy throughout only where the dy position never
     // falls back inside the chunk: inner 1 (it only rises with e), or a
     // single element. With inner C > 1 it falls back from c = C - 1 to c = 0,
@@ -128,8 +126,8 @@ std::string backward(const SpatialDenseSpec& spec, BackwardArgs<S> args, cudaStr
   }
   const cuda_plan::RowGroups plan = cuda_plan::row_groups(shape.batch, n_total, W);
   const T divisor = spec.reduction == Reduction::kMean ? T(shape.reduced) : T(1);
-  args.vector = n_total % W == 0 && aligned16(args.dy) && aligned16(args.x) &&
-                aligned16(args.kernel) && aligned16(args.dx) && aligned16(args.dkernel) &&
+  args.vector = n_total % W == 0 && aligned16(args.dy) && aligned16(args.x) && aligned16(args.kernel) &&
+                aligned16(args.dx) && aligned16(args.dkernel) &&
                 (!args.bias || (aligned16(args.bias) && aligned16(args.dbias)));
   const int64_t scratch = cuda_plan::combine_scratch(plan.groups, n_total);
   if (plan.groups == 1) {
@@ -140,15 +138,13 @@ std::string backward(const SpatialDenseSpec& spec, BackwardArgs<S> args, cudaStr
     args.partial_bias = args.partial_kernel + scratch;
   }
   const Grid<2> grid = make_grid<2>({plan.groups, plan.chunks});
-  backward_kernel<S, Act><<<grid.blocks, kBlockThreads, 0, stream>>>(args, grid.walk, divisor,
-                                                                     Params<T>(spec.params));
+  backward_kernel<S, Act><<<grid.blocks, kBlockThreads, 0, stream>>>(args, grid.walk, divisor, Params<T>(spec.params));
   if (plan.groups > 1) {
     const int64_t spare = plan.groups * n_total;
-    combine_partials<S>(args.partial_kernel, args.partial_kernel + spare, plan.groups, n_total, T(1),
-                        args.dkernel, stream);
+    combine_partials<S>(args.partial_kernel, args.partial_kernel + spare, plan.groups, n_total, T(1), args.dkernel,
+                        stream);
     if (args.dbias) {
-      combine_partials<S>(args.partial_bias, args.partial_bias + spare, plan.groups, n_total, T(1),
-                          args.dbias, stream);
+      combine_partials<S>(args.partial_bias, args.partial_bias + spare, plan.groups, n_total, T(1), args.dbias, stream);
     }
   }
   return launch_error();
@@ -162,17 +158,15 @@ size_t spatial_dense_backward_cuda_workspace(const SpatialDenseSpec& spec, DType
   return dispatch_dtype(dtype, [&](auto storage) -> size_t {
     using S = decltype(storage);
     const int64_t n_total = spec.shape.spatial_size();
-    const cuda_plan::RowGroups plan =
-        cuda_plan::row_groups(spec.shape.batch, n_total, cuda_plan::chunk_width<S>());
+    const cuda_plan::RowGroups plan = cuda_plan::row_groups(spec.shape.batch, n_total, cuda_plan::chunk_width<S>());
     const int64_t per_sum = cuda_plan::combine_scratch(plan.groups, n_total);
     return size_t(per_sum) * (spec.has_bias ? 2 : 1) * sizeof(compute_t<S>);
   });
 }
 
-std::string spatial_dense_backward_cuda(const SpatialDenseSpec& spec, DType dtype, const void* dy,
-                                        const void* x, const void* kernel, const void* bias,
-                                        void* dx, void* dkernel, void* dbias, void* workspace,
-                                        void* stream) {
+std::string spatial_dense_backward_cuda(const SpatialDenseSpec& spec, DType dtype, const void* dy, const void* x,
+                                        const void* kernel, const void* bias, void* dx, void* dkernel, void* dbias,
+                                        void* workspace, void* stream) {
   return dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
     using T = compute_t<S>;

@@ -119,9 +119,7 @@ template <int K> struct IndexWalker {
   }
 };
 
-__device__ __forceinline__ int64_t global_thread() {
-  return int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-}
+__device__ __forceinline__ int64_t global_thread() { return int64_t(blockIdx.x) * blockDim.x + threadIdx.x; }
 
 // A team: `size` consecutive lanes of a warp (size a power of two <= 32).
 struct Team {
@@ -146,8 +144,7 @@ inline unsigned grid_blocks(int64_t threads) {
   cudaGetDevice(&device);
   cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device);
   cudaDeviceGetAttribute(&threads_per_multiprocessor, cudaDevAttrMaxThreadsPerMultiProcessor, device);
-  const int64_t resident =
-      int64_t(multiprocessors) * std::max(1, threads_per_multiprocessor / kBlockThreads);
+  const int64_t resident = int64_t(multiprocessors) * std::max(1, threads_per_multiprocessor / kBlockThreads);
   return unsigned(std::max<int64_t>(1, std::min(ceil_div(threads, kBlockThreads), resident)));
 }
 
@@ -172,9 +169,8 @@ inline std::string launch_error() {
 // taken in order. The last pass (kFinal) divides and stores in the dtype.
 template <class S, bool kFinal>
 __global__ void __launch_bounds__(kBlockThreads, kForwardMinBlocks)
-    combine_kernel(const compute_t<S>* __restrict__ in, Walk<2> walk, int64_t groups,
-                   compute_t<S> divisor, compute_t<S>* __restrict__ partial_out,
-                   S* __restrict__ final_out) {
+    combine_kernel(const compute_t<S>* __restrict__ in, Walk<2> walk, int64_t groups, compute_t<S> divisor,
+                   compute_t<S>* __restrict__ partial_out, S* __restrict__ final_out) {
   using T = compute_t<S>;
   const int64_t fan_in = cuda_plan::kCombineFanIn, width = walk.extent[1];
 #pragma unroll 1
@@ -195,20 +191,19 @@ __global__ void __launch_bounds__(kBlockThreads, kForwardMinBlocks)
 // the second pass's rows, see cuda_plan::combine_scratch) into out, divided
 // by divisor. Both buffers are overwritten.
 template <class S>
-void combine_partials(compute_t<S>* partial, compute_t<S>* spare, int64_t groups, int64_t width,
-                      compute_t<S> divisor, S* out, cudaStream_t stream) {
+void combine_partials(compute_t<S>* partial, compute_t<S>* spare, int64_t groups, int64_t width, compute_t<S> divisor,
+                      S* out, cudaStream_t stream) {
   const int64_t fan_in = cuda_plan::kCombineFanIn;
   while (groups > fan_in) {
     const int64_t rows = ceil_div(groups, fan_in);
     const Grid<2> grid = make_grid<2>({rows, width});
-    combine_kernel<S, false><<<grid.blocks, kBlockThreads, 0, stream>>>(partial, grid.walk, groups,
-                                                                         divisor, spare, nullptr);
+    combine_kernel<S, false>
+        <<<grid.blocks, kBlockThreads, 0, stream>>>(partial, grid.walk, groups, divisor, spare, nullptr);
     std::swap(partial, spare);
     groups = rows;
   }
   const Grid<2> grid = make_grid<2>({1, width});
-  combine_kernel<S, true><<<grid.blocks, kBlockThreads, 0, stream>>>(partial, grid.walk, groups,
-                                                                      divisor, nullptr, out);
+  combine_kernel<S, true><<<grid.blocks, kBlockThreads, 0, stream>>>(partial, grid.walk, groups, divisor, nullptr, out);
 }
 
 }  // namespace gpu

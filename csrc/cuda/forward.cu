@@ -58,8 +58,8 @@ __global__ void __launch_bounds__(kBlockThreads, kForwardMinBlocks)
 // The result of one output position: the sum over r, or its mean, in y; or
 // the segment's partial sum when the reduced axis is split.
 template <class S>
-__device__ __forceinline__ void finish(const ForwardArgs<S>& args, int64_t segment, int64_t out,
-                                       compute_t<S> sum, compute_t<S> divisor) {
+__device__ __forceinline__ void finish(const ForwardArgs<S>& args, int64_t segment, int64_t out, compute_t<S> sum,
+                                       compute_t<S> divisor) {
   if (args.partial) {
     args.partial[segment * args.shape.batch * args.shape.outer * args.shape.inner + out] = sum;
   } else {
@@ -74,8 +74,8 @@ __device__ __forceinline__ void finish(const ForwardArgs<S>& args, int64_t segme
 // team reach the team sum.
 template <class S, class Act>
 __global__ void __launch_bounds__(kBlockThreads, kForwardMinBlocks)
-    forward_along_reduced(ForwardArgs<S> args, cuda_plan::Reduction plan, Walk<3> walk,
-                          compute_t<S> divisor, Params<compute_t<S>> params) {
+    forward_along_reduced(ForwardArgs<S> args, cuda_plan::Reduction plan, Walk<3> walk, compute_t<S> divisor,
+                          Params<compute_t<S>> params) {
   using T = compute_t<S>;
   constexpr int W = Chunk<S>::kWidth;
   const S* __restrict__ x = args.x;
@@ -111,8 +111,8 @@ __global__ void __launch_bounds__(kBlockThreads, kForwardMinBlocks)
 // segment in turn, each loading a chunk of c contiguous with its neighbours'.
 template <class S, class Act>
 __global__ void __launch_bounds__(kBlockThreads, kForwardMinBlocks)
-    forward_along_inner(ForwardArgs<S> args, cuda_plan::Reduction plan, Walk<4> walk,
-                        compute_t<S> divisor, Params<compute_t<S>> params) {
+    forward_along_inner(ForwardArgs<S> args, cuda_plan::Reduction plan, Walk<4> walk, compute_t<S> divisor,
+                        Params<compute_t<S>> params) {
   using T = compute_t<S>;
   constexpr int W = Chunk<S>::kWidth;
   const S* __restrict__ x = args.x;
@@ -155,8 +155,8 @@ std::string forward(const SpatialDenseSpec& spec, ForwardArgs<S> args, cudaStrea
   const CanonicalShape& shape = spec.shape;
   if (spec.output_size() == 0) return "";
   const Params<T> params(spec.params);
-  const bool aligned = aligned16(args.x) && aligned16(args.kernel) && aligned16(args.y) &&
-                       (!args.bias || aligned16(args.bias));
+  const bool aligned =
+      aligned16(args.x) && aligned16(args.kernel) && aligned16(args.y) && (!args.bias || aligned16(args.bias));
   if (!spec.reduces()) {
     const cuda_plan::RowGroups plan = cuda_plan::row_groups(shape.batch, shape.spatial_size(), W);
     args.vector = aligned && shape.spatial_size() % W == 0;
@@ -170,19 +170,16 @@ std::string forward(const SpatialDenseSpec& spec, ForwardArgs<S> args, cudaStrea
   if (plan.along_reduced) {
     args.vector = aligned && shape.reduced % W == 0;
     const Grid<3> grid = make_grid<3>({plan.segments, shape.outer, shape.batch}, plan.team);
-    forward_along_reduced<S, Act><<<grid.blocks, kBlockThreads, 0, stream>>>(args, plan, grid.walk,
-                                                                             divisor, params);
+    forward_along_reduced<S, Act><<<grid.blocks, kBlockThreads, 0, stream>>>(args, plan, grid.walk, divisor, params);
   } else {
     args.vector = aligned && shape.inner % W == 0;
-    const Grid<4> grid =
-        make_grid<4>({plan.segments, shape.outer, shape.batch, plan.inner_chunks}, plan.team);
-    forward_along_inner<S, Act><<<grid.blocks, kBlockThreads, 0, stream>>>(args, plan, grid.walk,
-                                                                           divisor, params);
+    const Grid<4> grid = make_grid<4>({plan.segments, shape.outer, shape.batch, plan.inner_chunks}, plan.team);
+    forward_along_inner<S, Act><<<grid.blocks, kBlockThreads, 0, stream>>>(args, plan, grid.walk, divisor, params);
   }
   if (args.partial) {
     const int64_t outputs = spec.output_size();
-    combine_partials<S>(args.partial, args.partial + plan.segments * outputs, plan.segments, outputs,
-                        divisor, args.y, stream);
+    combine_partials<S>(args.partial, args.partial + plan.segments * outputs, plan.segments, outputs, divisor, args.y,
+                        stream);
   }
   return launch_error();
 }
@@ -197,14 +194,12 @@ size_t spatial_dense_forward_cuda_workspace(const SpatialDenseSpec& spec, DType 
     using S = decltype(storage);
     const cuda_plan::Reduction plan = cuda_plan::reduction(spec.shape, cuda_plan::chunk_width<S>());
     if (plan.segments <= 1) return 0;
-    return size_t(cuda_plan::combine_scratch(plan.segments, spec.output_size())) *
-           sizeof(compute_t<S>);
+    return size_t(cuda_plan::combine_scratch(plan.segments, spec.output_size())) * sizeof(compute_t<S>);
   });
 }
 
-std::string spatial_dense_forward_cuda(const SpatialDenseSpec& spec, DType dtype, const void* x,
-                                       const void* kernel, const void* bias, void* y,
-                                       void* workspace, void* stream) {
+std::string spatial_dense_forward_cuda(const SpatialDenseSpec& spec, DType dtype, const void* x, const void* kernel,
+                                       const void* bias, void* y, void* workspace, void* stream) {
   return dispatch_dtype(dtype, [&](auto storage) {
     using S = decltype(storage);
     const gpu::ForwardArgs<S> args{static_cast<const S*>(x),

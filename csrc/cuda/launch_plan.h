@@ -69,7 +69,7 @@ inline int64_t combine_scratch(int64_t groups, int64_t width) {
 // segment; the team then adds its lanes in a fixed butterfly.
 struct Reduction {
   bool along_reduced = false;
-  int64_t inner_chunks = 0;   // chunks along the inner axis (1 when along_reduced)
+  int64_t inner_chunks = 0;  // chunks along the inner axis (1 when along_reduced)
   int64_t team = 1;
   int64_t segments = 1;       // > 1: partial sums, then combined
   int64_t segment_steps = 0;  // steps (chunks or rows of r) per segment
@@ -82,8 +82,8 @@ inline Reduction reduction(const CanonicalShape& shape, int width) {
   plan.inner_chunks = plan.along_reduced ? 1 : ceil_div(shape.inner, width);
   plan.steps = plan.along_reduced ? ceil_div(shape.reduced, width) : shape.reduced;
   // Along the inner axis a warp holds teams for up to 32 consecutive chunks.
-  const int64_t lanes_free = plan.along_reduced
-      ? kWarp : kWarp / pow2_floor(std::min<int64_t>(plan.inner_chunks, kWarp));
+  const int64_t lanes_free =
+      plan.along_reduced ? kWarp : kWarp / pow2_floor(std::min<int64_t>(plan.inner_chunks, kWarp));
   plan.team = std::max<int64_t>(1, std::min(lanes_free, pow2_ceil(plan.steps)));
   const int64_t threads = shape.batch * shape.outer * plan.inner_chunks * plan.team;
   const int64_t max_segments = std::max<int64_t>(1, plan.steps / (plan.team * kMinLaneSteps));

@@ -22,9 +22,8 @@ namespace spatial_ops {
 size_t spatial_dense_forward_cuda_workspace(const SpatialDenseSpec& spec, DType dtype);
 
 // y: spec.output_dims(). bias is ignored when !spec.has_bias.
-std::string spatial_dense_forward_cuda(const SpatialDenseSpec& spec, DType dtype, const void* x,
-                                       const void* kernel, const void* bias, void* y,
-                                       void* workspace, void* stream);
+std::string spatial_dense_forward_cuda(const SpatialDenseSpec& spec, DType dtype, const void* x, const void* kernel,
+                                       const void* bias, void* y, void* workspace, void* stream);
 
 // Scratch for the per-block partial sums of dkernel and dbias.
 size_t spatial_dense_backward_cuda_workspace(const SpatialDenseSpec& spec, DType dtype);
@@ -33,10 +32,9 @@ size_t spatial_dense_backward_cuda_workspace(const SpatialDenseSpec& spec, DType
 // untouched when !spec.has_bias). dkernel and dbias are sums over the batch
 // taken in an order fixed by the shape alone (partials per block of rows,
 // then fixed-order passes, no atomics): bitwise reproducible on any GPU.
-std::string spatial_dense_backward_cuda(const SpatialDenseSpec& spec, DType dtype, const void* dy,
-                                        const void* x, const void* kernel, const void* bias,
-                                        void* dx, void* dkernel, void* dbias, void* workspace,
-                                        void* stream);
+std::string spatial_dense_backward_cuda(const SpatialDenseSpec& spec, DType dtype, const void* dy, const void* x,
+                                        const void* kernel, const void* bias, void* dx, void* dkernel, void* dbias,
+                                        void* workspace, void* stream);
 
 // Host-side helpers for bindings that own no CUDA context of their own (the
 // pybind11 module); TensorFlow's binding uses its device's allocator instead.

@@ -10,8 +10,15 @@ namespace {
 
 // The DLPack ABI (the unversioned "dltensor" capsule every producer offers),
 // declared here so that the build needs no copy of dlpack.h.
-struct DLDevice { int32_t device_type; int32_t device_id; };
-struct DLDataType { uint8_t code; uint8_t bits; uint16_t lanes; };
+struct DLDevice {
+  int32_t device_type;
+  int32_t device_id;
+};
+struct DLDataType {
+  uint8_t code;
+  uint8_t bits;
+  uint16_t lanes;
+};
 struct DLTensor {
   void* data;
   DLDevice device;
@@ -32,8 +39,7 @@ constexpr uint8_t kDLFloat = 2, kDLBfloat = 4;
 bool is_cuda_device_type(int32_t type) { return type == kDLCUDA || type == kDLCUDAManaged; }
 
 [[noreturn]] void unsupported_dtype(const std::string& name, const std::string& dtype) {
-  throw py::value_error(name + " has dtype " + dtype +
-                        "; expected float16, bfloat16, float32 or float64");
+  throw py::value_error(name + " has dtype " + dtype + "; expected float16, bfloat16, float32 or float64");
 }
 
 DType dtype_from_name(const std::string& name, const std::string& dtype) {
@@ -137,18 +143,21 @@ void parse_dlpack(const py::handle& object, intptr_t stream, ArrayArg* arg) {
   }
   arg->device = tensor.device.device_id;
   const DLDataType& t = tensor.dtype;
-  if (t.lanes == 1 && t.code == kDLFloat && t.bits == 16) arg->dtype = DType::kFloat16;
-  else if (t.lanes == 1 && t.code == kDLBfloat && t.bits == 16) arg->dtype = DType::kBFloat16;
-  else if (t.lanes == 1 && t.code == kDLFloat && t.bits == 32) arg->dtype = DType::kFloat32;
-  else if (t.lanes == 1 && t.code == kDLFloat && t.bits == 64) arg->dtype = DType::kFloat64;
+  if (t.lanes == 1 && t.code == kDLFloat && t.bits == 16)
+    arg->dtype = DType::kFloat16;
+  else if (t.lanes == 1 && t.code == kDLBfloat && t.bits == 16)
+    arg->dtype = DType::kBFloat16;
+  else if (t.lanes == 1 && t.code == kDLFloat && t.bits == 32)
+    arg->dtype = DType::kFloat32;
+  else if (t.lanes == 1 && t.code == kDLFloat && t.bits == 64)
+    arg->dtype = DType::kFloat64;
   else {
-    unsupported_dtype(arg->name, "code " + std::to_string(t.code) + " bits " + std::to_string(t.bits) +
-                                     " lanes " + std::to_string(t.lanes) + " (DLPack)");
+    unsupported_dtype(arg->name, "code " + std::to_string(t.code) + " bits " + std::to_string(t.bits) + " lanes " +
+                                     std::to_string(t.lanes) + " (DLPack)");
   }
   arg->dims.assign(tensor.shape, tensor.shape + tensor.ndim);
   arg->data = static_cast<char*>(tensor.data) + tensor.byte_offset;
-  if (tensor.strides &&
-      !c_contiguous(arg->dims, std::vector<int64_t>(tensor.strides, tensor.strides + tensor.ndim))) {
+  if (tensor.strides && !c_contiguous(arg->dims, std::vector<int64_t>(tensor.strides, tensor.strides + tensor.ndim))) {
     not_contiguous(*arg);
   }
 }
@@ -157,10 +166,14 @@ void parse_dlpack(const py::handle& object, intptr_t stream, ArrayArg* arg) {
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::kFloat16: return "float16";
-    case DType::kBFloat16: return "bfloat16";
-    case DType::kFloat32: return "float32";
-    case DType::kFloat64: break;
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      break;
   }
   return "float64";
 }

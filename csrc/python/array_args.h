@@ -37,8 +37,8 @@ struct ArrayArg {
   // The stream its producer queues work on, when known: ordering the launch
   // after it makes the data ready (see producer_stream).
   std::optional<intptr_t> producer_stream;
-  py::object keep_alive;          // the host array, or the device array object
-  std::shared_ptr<void> dlpack;   // releases an imported DLPack tensor
+  py::object keep_alive;         // the host array, or the device array object
+  std::shared_ptr<void> dlpack;  // releases an imported DLPack tensor
 
   std::string describe() const;  // "x float32 [2, 3, 4, 5] (CUDA device array)"
 };

@@ -45,8 +45,8 @@ Placement common_placement(const Objects& objects) {
     const Placement placement = placement_of(objects[i].second);
     if (placement != first) {
       const auto where = [](Placement p) { return p == Placement::kDevice ? "a CUDA device array" : "a host array"; };
-      throw py::value_error(std::string("mixed host and device arrays: ") + objects[0].first + " is " +
-                            where(first) + " but " + objects[i].first + " is " + where(placement) +
+      throw py::value_error(std::string("mixed host and device arrays: ") + objects[0].first + " is " + where(first) +
+                            " but " + objects[i].first + " is " + where(placement) +
                             "; pass every array on one device");
     }
   }
@@ -63,8 +63,8 @@ void require_same_dtype(const std::vector<const ArrayArg*>& args) {
 
 void require_output(const ArrayArg& out, const Dims& dims, const ArrayArg& like) {
   if (out.dims != dims || out.dtype != like.dtype) {
-    throw py::value_error(out.name + " must be " + dtype_name(like.dtype) + " " + dims_to_string(dims) +
-                          " for " + like.describe() + ", got " + out.describe());
+    throw py::value_error(out.name + " must be " + dtype_name(like.dtype) + " " + dims_to_string(dims) + " for " +
+                          like.describe() + ", got " + out.describe());
   }
   if (!out.writable) throw py::value_error(out.describe() + " is read-only");
 }
@@ -103,8 +103,8 @@ ArrayArg host_result(const py::object& out, const char* name, const Dims& dims, 
 }
 
 py::object forward_host(const py::object& x_obj, const py::object& kernel_obj,
-                        const std::optional<py::object>& bias_obj, SpatialDenseSpec spec,
-                        const py::object& out, int64_t threads) {
+                        const std::optional<py::object>& bias_obj, SpatialDenseSpec spec, const py::object& out,
+                        int64_t threads) {
   const ArrayArg x = host_operand(x_obj, "x"), kernel = host_operand(kernel_obj, "kernel");
   const ArrayArg bias = host_bias(bias_obj, x);
   require_same_dtype({&x, &kernel, &bias});
@@ -126,16 +126,14 @@ py::tuple backward_host(const py::object& dy_obj, const py::object& x_obj, const
   const ArrayArg bias = host_bias(bias_obj, x);
   require_same_dtype({&x, &dy, &kernel, &bias});
   require(check_backward(dy.dims, x.dims, kernel.dims, bias.dims, &spec));
-  const ArrayArg dx = host_result(out[0], "dx", x.dims, x),
-                 dkernel = host_result(out[1], "dkernel", kernel.dims, x),
+  const ArrayArg dx = host_result(out[0], "dx", x.dims, x), dkernel = host_result(out[1], "dkernel", kernel.dims, x),
                  dbias = host_result(out[2], "dbias", bias.dims, x);
   {
     py::gil_scoped_release release;
-    spatial_dense_backward_cpu(spec, x.dtype, dy.data, x.data, kernel.data, bias.data, dx.data,
-                               dkernel.data, dbias.data, parallel_for_on_shared_pool(threads));
+    spatial_dense_backward_cpu(spec, x.dtype, dy.data, x.data, kernel.data, bias.data, dx.data, dkernel.data,
+                               dbias.data, parallel_for_on_shared_pool(threads));
   }
-  return py::make_tuple(dx.keep_alive, dkernel.keep_alive,
-                        spec.has_bias ? dbias.keep_alive : py::none());
+  return py::make_tuple(dx.keep_alive, dkernel.keep_alive, spec.has_bias ? dbias.keep_alive : py::none());
 }
 
 // ---- device arrays ----
@@ -157,8 +155,7 @@ std::vector<ArrayArg> device_arrays(const Objects& objects, intptr_t stream, Dev
 }
 
 [[noreturn]] void needs_out(const std::string& what, const ArrayArg& x) {
-  throw py::value_error("device arrays need out=: pass preallocated " + what + " on the device of " +
-                        x.describe());
+  throw py::value_error("device arrays need out=: pass preallocated " + what + " on the device of " + x.describe());
 }
 
 // The bias operand of a call without bias: no data, dims [0].
@@ -181,8 +178,8 @@ class DeviceLaunch {
       if (device < 0 && arg->data) require_runtime(cuda_runtime::device_of(arg->data, &device));
       if (device < 0) continue;  // an empty array: no memory to place
       if (device_ >= 0 && device != device_) {
-        throw py::value_error("arrays on different devices: cuda:" + std::to_string(device_) +
-                              " and " + arg->describe() + " on cuda:" + std::to_string(device));
+        throw py::value_error("arrays on different devices: cuda:" + std::to_string(device_) + " and " +
+                              arg->describe() + " on cuda:" + std::to_string(device));
       }
       device_ = device;
     }
@@ -229,8 +226,8 @@ bool outputs_given(const Objects& outputs, size_t expected) {
 }
 
 py::object forward_device(const py::object& x_obj, const py::object& kernel_obj,
-                          const std::optional<py::object>& bias_obj, SpatialDenseSpec spec,
-                          const py::object& out, std::optional<intptr_t> requested_stream) {
+                          const std::optional<py::object>& bias_obj, SpatialDenseSpec spec, const py::object& out,
+                          std::optional<intptr_t> requested_stream) {
 #if SPATIAL_OPS_WITH_CUDA
   Objects operands{{"x", x_obj}, {"kernel", kernel_obj}};
   if (spec.has_bias) operands.emplace_back("bias", *bias_obj);
@@ -249,8 +246,8 @@ py::object forward_device(const py::object& x_obj, const py::object& kernel_obj,
   DeviceLaunch launch({&x, &kernel, &bias, &y}, stream);
   if (!launch.empty()) {
     launch.launch(spatial_dense_forward_cuda_workspace(spec, x.dtype), [&](void* workspace) {
-      return spatial_dense_forward_cuda(spec, x.dtype, x.data, kernel.data, bias.data, y.data,
-                                        workspace, launch.stream());
+      return spatial_dense_forward_cuda(spec, x.dtype, x.data, kernel.data, bias.data, y.data, workspace,
+                                        launch.stream());
     });
   }
   return out;
@@ -291,15 +288,13 @@ py::tuple backward_device(const py::object& dy_obj, const py::object& x_obj, con
   DeviceLaunch launch({&dy, &x, &kernel, &bias, &dx, &dkernel, &dbias}, stream);
   if (!launch.empty()) {
     launch.launch(spatial_dense_backward_cuda_workspace(spec, x.dtype), [&](void* workspace) {
-      return spatial_dense_backward_cuda(spec, x.dtype, dy.data, x.data, kernel.data, bias.data,
-                                         dx.data, dkernel.data, dbias.data, workspace,
-                                         launch.stream());
+      return spatial_dense_backward_cuda(spec, x.dtype, dy.data, x.data, kernel.data, bias.data, dx.data, dkernel.data,
+                                         dbias.data, workspace, launch.stream());
     });
   }
   return py::make_tuple(out[0], out[1], spec.has_bias ? out[2] : py::none());
 #else
-  (void)dy_obj, (void)x_obj, (void)kernel_obj, (void)bias_obj, (void)spec, (void)out,
-      (void)requested_stream;
+  (void)dy_obj, (void)x_obj, (void)kernel_obj, (void)bias_obj, (void)spec, (void)out, (void)requested_stream;
   built_without_cuda();
 #endif
 }
@@ -313,13 +308,12 @@ int64_t host_threads(std::optional<int64_t> requested) {
 }
 
 py::object forward(const py::object& x, const py::object& kernel, const std::optional<py::object>& bias,
-                   const std::string& activation, const std::vector<double>& params,
-                   const std::string& reduction, int64_t derivative_order, int64_t reduce_begin,
-                   int64_t reduce_end, const py::object& out, std::optional<intptr_t> stream,
-                   std::optional<int64_t> threads) {
+                   const std::string& activation, const std::vector<double>& params, const std::string& reduction,
+                   int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end, const py::object& out,
+                   std::optional<intptr_t> stream, std::optional<int64_t> threads) {
   const bool has_bias = bias && !bias->is_none();
-  const SpatialDenseSpec spec = make_spec(
-      {activation, params, reduction, has_bias, derivative_order, reduce_begin, reduce_end});
+  const SpatialDenseSpec spec =
+      make_spec({activation, params, reduction, has_bias, derivative_order, reduce_begin, reduce_end});
   Objects objects{{"x", x}, {"kernel", kernel}};
   if (has_bias) objects.emplace_back("bias", *bias);
   if (!out.is_none()) objects.emplace_back("out", out);
@@ -332,13 +326,12 @@ py::object forward(const py::object& x, const py::object& kernel, const std::opt
 
 py::tuple backward(const py::object& dy, const py::object& x, const py::object& kernel,
                    const std::optional<py::object>& bias, const std::string& activation,
-                   const std::vector<double>& params, const std::string& reduction,
-                   int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end,
-                   const std::optional<py::tuple>& out, std::optional<intptr_t> stream,
-                   std::optional<int64_t> threads) {
+                   const std::vector<double>& params, const std::string& reduction, int64_t derivative_order,
+                   int64_t reduce_begin, int64_t reduce_end, const std::optional<py::tuple>& out,
+                   std::optional<intptr_t> stream, std::optional<int64_t> threads) {
   const bool has_bias = bias && !bias->is_none();
-  const SpatialDenseSpec spec = make_spec(
-      {activation, params, reduction, has_bias, derivative_order, reduce_begin, reduce_end});
+  const SpatialDenseSpec spec =
+      make_spec({activation, params, reduction, has_bias, derivative_order, reduce_begin, reduce_end});
   std::vector<py::object> outs(3, py::none());
   if (out) {
     if (out->size() != 3 || (!has_bias && !(*out)[2].is_none())) {
@@ -364,11 +357,13 @@ py::tuple backward(const py::object& dy, const py::object& x, const py::object& 
 // against float64 NumPy, in each build.
 py::array_t<float> float_math(const std::string& name, py::array_t<float, py::array::c_style> x,
                               const std::optional<std::string>& isa) {
-  static const std::map<std::string, FloatFunction> functions{
-      {"exp", FloatFunction::kExp}, {"exp_nonpositive", FloatFunction::kExpNonpositive},
-      {"expm1", FloatFunction::kExpm1}, {"expm1_nonpositive", FloatFunction::kExpm1Nonpositive},
-      {"log1p_unit", FloatFunction::kLog1pUnit}, {"tanh", FloatFunction::kTanh},
-      {"erfc", FloatFunction::kErfc}};
+  static const std::map<std::string, FloatFunction> functions{{"exp", FloatFunction::kExp},
+                                                              {"exp_nonpositive", FloatFunction::kExpNonpositive},
+                                                              {"expm1", FloatFunction::kExpm1},
+                                                              {"expm1_nonpositive", FloatFunction::kExpm1Nonpositive},
+                                                              {"log1p_unit", FloatFunction::kLog1pUnit},
+                                                              {"tanh", FloatFunction::kTanh},
+                                                              {"erfc", FloatFunction::kErfc}};
   const auto function = functions.find(name);
   if (function == functions.end()) throw py::value_error("float_math: unknown function '" + name + "'");
   py::array_t<float> y(x.request().shape);
@@ -403,10 +398,9 @@ PYBIND11_MODULE(_core, m) {
   namespace py = pybind11;
   m.doc() = "spatial_ops kernels on host (NumPy) and CUDA device arrays, no TensorFlow.";
   m.def("forward", &python::forward, py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(),
-        py::arg("activation") = "linear", py::arg("params") = std::vector<double>{},
-        py::arg("reduction") = "none", py::arg("derivative_order") = 0, py::kw_only(),
-        py::arg("reduce_begin") = 2, py::arg("reduce_end") = 3, py::arg("out") = py::none(),
-        py::arg("stream") = py::none(), py::arg("threads") = py::none(),
+        py::arg("activation") = "linear", py::arg("params") = std::vector<double>{}, py::arg("reduction") = "none",
+        py::arg("derivative_order") = 0, py::kw_only(), py::arg("reduce_begin") = 2, py::arg("reduce_end") = 3,
+        py::arg("out") = py::none(), py::arg("stream") = py::none(), py::arg("threads") = py::none(),
         "y = reduce(activation(x * kernel + bias)); x (batch, d1, ..., dk), weights (d1, ..., dk);\n"
         "a reduction sums x's axes [reduce_begin, reduce_end) (default: axis 2 of [B, A, R, C]).\n"
         "derivative_order=1 puts the activation's derivative in its place.\n"
@@ -415,12 +409,10 @@ PYBIND11_MODULE(_core, m) {
         "is queued on `stream` (a cudaStream_t as an int; 0 or 1: the legacy default stream)\n"
         "or else on the arrays' current stream. Host arrays run on `threads` threads (default:\n"
         "every core).");
-  m.def("backward", &python::backward, py::arg("dy"), py::arg("x"), py::arg("kernel"),
-        py::arg("bias") = py::none(), py::arg("activation") = "linear",
-        py::arg("params") = std::vector<double>{}, py::arg("reduction") = "none",
-        py::arg("derivative_order") = 0, py::kw_only(), py::arg("reduce_begin") = 2,
-        py::arg("reduce_end") = 3, py::arg("out") = py::none(), py::arg("stream") = py::none(),
-        py::arg("threads") = py::none(),
+  m.def("backward", &python::backward, py::arg("dy"), py::arg("x"), py::arg("kernel"), py::arg("bias") = py::none(),
+        py::arg("activation") = "linear", py::arg("params") = std::vector<double>{}, py::arg("reduction") = "none",
+        py::arg("derivative_order") = 0, py::kw_only(), py::arg("reduce_begin") = 2, py::arg("reduce_end") = 3,
+        py::arg("out") = py::none(), py::arg("stream") = py::none(), py::arg("threads") = py::none(),
         "(dx, dkernel, dbias) of forward; dbias is None without bias.\n"
         "Device arrays need out=(dx, dkernel, dbias or None); see forward for streams and threads.");
   m.def("activation_names", &activation_names, "Comma-separated names of the fused activations.");

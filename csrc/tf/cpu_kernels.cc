@@ -33,8 +33,7 @@ class SpatialDenseOp : public SpatialDenseOpBase {
     Tensor* y = nullptr;
     if (!prepare_forward(ctx, &spec, &y, /*in_place=*/true)) return;
     const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &bias = ctx->input(2);
-    spatial_dense_forward_cpu(spec, dtype_of(x), x.data(), kernel.data(), bias.data(), y->data(),
-                              intra_op_pool(ctx));
+    spatial_dense_forward_cpu(spec, dtype_of(x), x.data(), kernel.data(), bias.data(), y->data(), intra_op_pool(ctx));
   }
 };
 
@@ -46,14 +45,14 @@ class SpatialDenseGradOp : public SpatialDenseOpBase {
     SpatialDenseSpec spec;
     Tensor *dx = nullptr, *dkernel = nullptr, *dbias = nullptr;
     if (!prepare_backward(ctx, &spec, &dx, &dkernel, &dbias, /*in_place=*/true)) return;
-    const Tensor &dy = ctx->input(0), &x = ctx->input(1), &kernel = ctx->input(2),
-                 &bias = ctx->input(3);
-    spatial_dense_backward_cpu(spec, dtype_of(x), dy.data(), x.data(), kernel.data(), bias.data(),
-                               dx->data(), dkernel->data(), dbias->data(), intra_op_pool(ctx));
+    const Tensor &dy = ctx->input(0), &x = ctx->input(1), &kernel = ctx->input(2), &bias = ctx->input(3);
+    spatial_dense_backward_cpu(spec, dtype_of(x), dy.data(), x.data(), kernel.data(), bias.data(), dx->data(),
+                               dkernel->data(), dbias->data(), intra_op_pool(ctx));
   }
 };
 
-#define SPATIAL_OPS_REGISTER_CPU(T) SPATIAL_OPS_REGISTER_KERNELS(tensorflow::DEVICE_CPU, SpatialDenseOp, SpatialDenseGradOp, T)
+#define SPATIAL_OPS_REGISTER_CPU(T) \
+  SPATIAL_OPS_REGISTER_KERNELS(tensorflow::DEVICE_CPU, SpatialDenseOp, SpatialDenseGradOp, T)
 SPATIAL_OPS_FOR_EACH_TYPE(SPATIAL_OPS_REGISTER_CPU);
 #undef SPATIAL_OPS_REGISTER_CPU
 

@@ -25,17 +25,14 @@ using ::tensorflow::TensorShape;
 // The stream TensorFlow runs this op's kernels on: queued there, the launch
 // follows the ops that produced the inputs and precedes those that use the
 // outputs, with no synchronisation.
-void* stream_of(OpKernelContext* ctx) {
-  return static_cast<void*>(ctx->eigen_device<Eigen::GpuDevice>().stream());
-}
+void* stream_of(OpKernelContext* ctx) { return static_cast<void*>(ctx->eigen_device<Eigen::GpuDevice>().stream()); }
 
 // Scratch from TensorFlow's device allocator, held by *holder until Compute
 // returns; the allocator reuses it only for work queued later on the stream.
 absl::Status allocate_scratch(OpKernelContext* ctx, size_t bytes, Tensor* holder, void** data) {
   *data = nullptr;
   if (bytes == 0) return absl::OkStatus();
-  TF_RETURN_IF_ERROR(
-      ctx->allocate_temp(tensorflow::DT_INT8, TensorShape({static_cast<int64_t>(bytes)}), holder));
+  TF_RETURN_IF_ERROR(ctx->allocate_temp(tensorflow::DT_INT8, TensorShape({static_cast<int64_t>(bytes)}), holder));
   *data = holder->data();
   return absl::OkStatus();
 }
@@ -52,11 +49,10 @@ class SpatialDenseGpuOp : public SpatialDenseOpBase {
     const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &bias = ctx->input(2);
     Tensor scratch;
     void* workspace = nullptr;
-    OP_REQUIRES_OK(ctx, allocate_scratch(ctx, spatial_dense_forward_cuda_workspace(spec, dtype_of(x)),
-                                         &scratch, &workspace));
-    const std::string launch = spatial_dense_forward_cuda(spec, dtype_of(x), x.data(), kernel.data(),
-                                                          bias.data(), y->data(), workspace,
-                                                          stream_of(ctx));
+    OP_REQUIRES_OK(
+        ctx, allocate_scratch(ctx, spatial_dense_forward_cuda_workspace(spec, dtype_of(x)), &scratch, &workspace));
+    const std::string launch = spatial_dense_forward_cuda(spec, dtype_of(x), x.data(), kernel.data(), bias.data(),
+                                                          y->data(), workspace, stream_of(ctx));
     OP_REQUIRES(ctx, launch.empty(), absl::InternalError(launch));
   }
 };
@@ -69,20 +65,20 @@ class SpatialDenseGradGpuOp : public SpatialDenseOpBase {
     SpatialDenseSpec spec;
     Tensor *dx = nullptr, *dkernel = nullptr, *dbias = nullptr;
     if (!prepare_backward(ctx, &spec, &dx, &dkernel, &dbias, /*in_place=*/false)) return;
-    const Tensor &dy = ctx->input(0), &x = ctx->input(1), &kernel = ctx->input(2),
-                 &bias = ctx->input(3);
+    const Tensor &dy = ctx->input(0), &x = ctx->input(1), &kernel = ctx->input(2), &bias = ctx->input(3);
     Tensor scratch;
     void* workspace = nullptr;
-    OP_REQUIRES_OK(ctx, allocate_scratch(ctx, spatial_dense_backward_cuda_workspace(spec, dtype_of(x)),
-                                         &scratch, &workspace));
-    const std::string launch = spatial_dense_backward_cuda(
-        spec, dtype_of(x), dy.data(), x.data(), kernel.data(), bias.data(), dx->data(),
-        dkernel->data(), dbias->data(), workspace, stream_of(ctx));
+    OP_REQUIRES_OK(
+        ctx, allocate_scratch(ctx, spatial_dense_backward_cuda_workspace(spec, dtype_of(x)), &scratch, &workspace));
+    const std::string launch =
+        spatial_dense_backward_cuda(spec, dtype_of(x), dy.data(), x.data(), kernel.data(), bias.data(), dx->data(),
+                                    dkernel->data(), dbias->data(), workspace, stream_of(ctx));
     OP_REQUIRES(ctx, launch.empty(), absl::InternalError(launch));
   }
 };
 
-#define SPATIAL_OPS_REGISTER_GPU(T) SPATIAL_OPS_REGISTER_KERNELS(tensorflow::DEVICE_GPU, SpatialDenseGpuOp, SpatialDenseGradGpuOp, T)
+#define SPATIAL_OPS_REGISTER_GPU(T) \
+  SPATIAL_OPS_REGISTER_KERNELS(tensorflow::DEVICE_GPU, SpatialDenseGpuOp, SpatialDenseGradGpuOp, T)
 SPATIAL_OPS_FOR_EACH_TYPE(SPATIAL_OPS_REGISTER_GPU);
 #undef SPATIAL_OPS_REGISTER_GPU
 

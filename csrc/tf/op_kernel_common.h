@@ -18,10 +18,14 @@ namespace tf_kernels {
 
 inline DType dtype_of(const tensorflow::Tensor& t) {
   switch (t.dtype()) {
-    case tensorflow::DT_HALF: return DType::kFloat16;
-    case tensorflow::DT_BFLOAT16: return DType::kBFloat16;
-    case tensorflow::DT_FLOAT: return DType::kFloat32;
-    default: return DType::kFloat64;  // the op's type constraint admits no other
+    case tensorflow::DT_HALF:
+      return DType::kFloat16;
+    case tensorflow::DT_BFLOAT16:
+      return DType::kBFloat16;
+    case tensorflow::DT_FLOAT:
+      return DType::kFloat32;
+    default:
+      return DType::kFloat64;  // the op's type constraint admits no other
   }
 }
 
@@ -80,8 +84,8 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
   // allocates y. False, with the error on ctx, when the inputs are bad.
   // in_place: y may take x's buffer where TensorFlow can forward it (x dies
   // with this op, as in inference; the kernels allow it without a reduction).
-  bool prepare_forward(tensorflow::OpKernelContext* ctx, SpatialDenseSpec* spec,
-                       tensorflow::Tensor** y, bool in_place) const {
+  bool prepare_forward(tensorflow::OpKernelContext* ctx, SpatialDenseSpec* spec, tensorflow::Tensor** y,
+                       bool in_place) const {
     *spec = spec_;
     const Dims x = dims_of(ctx->input(0));
     const std::string error = check_forward(x, dims_of(ctx->input(1)), dims_of(ctx->input(2)), spec);
@@ -97,12 +101,11 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
   // SpatialDenseGrad(dy, x, kernel, bias): the same, for dx, dkernel, dbias;
   // in_place: dx may take dy's buffer (dy dies with this op in a training
   // step: a whole x-sized tensor less at the step's peak).
-  bool prepare_backward(tensorflow::OpKernelContext* ctx, SpatialDenseSpec* spec,
-                        tensorflow::Tensor** dx, tensorflow::Tensor** dkernel,
-                        tensorflow::Tensor** dbias, bool in_place) const {
+  bool prepare_backward(tensorflow::OpKernelContext* ctx, SpatialDenseSpec* spec, tensorflow::Tensor** dx,
+                        tensorflow::Tensor** dkernel, tensorflow::Tensor** dbias, bool in_place) const {
     *spec = spec_;
-    const std::string error = check_backward(dims_of(ctx->input(0)), dims_of(ctx->input(1)),
-                                             dims_of(ctx->input(2)), dims_of(ctx->input(3)), spec);
+    const std::string error = check_backward(dims_of(ctx->input(0)), dims_of(ctx->input(1)), dims_of(ctx->input(2)),
+                                             dims_of(ctx->input(3)), spec);
     if (!error.empty()) {
       ctx->CtxFailure(absl::InvalidArgumentError(error));
       return false;
@@ -111,8 +114,7 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
     const absl::Status dx_status = in_place && !spec->reduces()
                                        ? ctx->forward_input_or_allocate_output({0}, 0, x_shape, dx)
                                        : ctx->allocate_output(0, x_shape, dx);
-    return ok(ctx, dx_status) &&
-           ok(ctx, ctx->allocate_output(1, ctx->input(2).shape(), dkernel)) &&
+    return ok(ctx, dx_status) && ok(ctx, ctx->allocate_output(1, ctx->input(2).shape(), dkernel)) &&
            ok(ctx, ctx->allocate_output(2, ctx->input(3).shape(), dbias));
   }
 
@@ -127,11 +129,9 @@ class SpatialDenseOpBase : public tensorflow::OpKernel {
 
 // Registers FORWARD and BACKWARD as both ops' kernels on DEVICE for type T;
 // SPATIAL_OPS_FOR_EACH_TYPE(M) runs a one-argument M for every dtype the ops take.
-#define SPATIAL_OPS_REGISTER_KERNELS(DEVICE, FORWARD, BACKWARD, T)                             \
-  REGISTER_KERNEL_BUILDER(                                                                    \
-      Name("SpatialOps>SpatialDense").Device(DEVICE).TypeConstraint<T>("T"), FORWARD);          \
-  REGISTER_KERNEL_BUILDER(                                                                    \
-      Name("SpatialOps>SpatialDenseGrad").Device(DEVICE).TypeConstraint<T>("T"), BACKWARD);
+#define SPATIAL_OPS_REGISTER_KERNELS(DEVICE, FORWARD, BACKWARD, T)                                         \
+  REGISTER_KERNEL_BUILDER(Name("SpatialOps>SpatialDense").Device(DEVICE).TypeConstraint<T>("T"), FORWARD); \
+  REGISTER_KERNEL_BUILDER(Name("SpatialOps>SpatialDenseGrad").Device(DEVICE).TypeConstraint<T>("T"), BACKWARD);
 #define SPATIAL_OPS_FOR_EACH_TYPE(M) \
   TF_CALL_half(M);                   \
   TF_CALL_bfloat16(M);               \

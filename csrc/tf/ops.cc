@@ -83,14 +83,14 @@ absl::Status backward_shape(InferenceContext* c) {
 
 }  // namespace
 
-#define SPATIAL_OPS_COMMON_ATTRS                                  \
-  Attr("T: {half, bfloat16, float, double}")                      \
-      .Attr("activation: string = 'linear'")                      \
-      .Attr("activation_params: list(string) = []")               \
-      .Attr("reduction: {'none', 'sum', 'mean'} = 'none'")        \
-      .Attr("has_bias: bool = true")                              \
-      .Attr("derivative_order: int = 0")                          \
-      .Attr("reduce_begin: int = 2")                              \
+#define SPATIAL_OPS_COMMON_ATTRS                           \
+  Attr("T: {half, bfloat16, float, double}")               \
+      .Attr("activation: string = 'linear'")               \
+      .Attr("activation_params: list(string) = []")        \
+      .Attr("reduction: {'none', 'sum', 'mean'} = 'none'") \
+      .Attr("has_bias: bool = true")                       \
+      .Attr("derivative_order: int = 0")                   \
+      .Attr("reduce_begin: int = 2")                       \
       .Attr("reduce_end: int = 3")
 
 REGISTER_OP("SpatialOps>SpatialDense")
@@ -98,8 +98,7 @@ REGISTER_OP("SpatialOps>SpatialDense")
     .Input("kernel: T")
     .Input("bias: T")
     .Output("y: T")
-    .SPATIAL_OPS_COMMON_ATTRS
-    .SetShapeFn(forward_shape)
+    .SPATIAL_OPS_COMMON_ATTRS.SetShapeFn(forward_shape)
     .Doc(R"doc(
 y = reduce(activation(x * kernel + bias)).
 
@@ -125,8 +124,7 @@ REGISTER_OP("SpatialOps>SpatialDenseGrad")
     .Output("dx: T")
     .Output("dkernel: T")
     .Output("dbias: T")
-    .SPATIAL_OPS_COMMON_ATTRS
-    .SetShapeFn(backward_shape)
+    .SPATIAL_OPS_COMMON_ATTRS.SetShapeFn(backward_shape)
     .Doc(R"doc(
 Gradients of SpatialDense with respect to x, kernel and bias, in one pass that
 recomputes z. dbias is [0] when has_bias is false.

@@ -23,13 +23,11 @@ namespace xla::ffi {
 const XLA_FFI_Api* GetXlaFfiApi();
 }  // namespace xla::ffi
 
-XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kForwardTarget, "Host",
-                         SpatialOpsSpatialDenseHost);
+XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kForwardTarget, "Host", SpatialOpsSpatialDenseHost);
 XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kBackwardTarget, "Host",
                          SpatialOpsSpatialDenseGradHost);
 #if SPATIAL_OPS_XLA_GPU
-XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kForwardTarget, "CUDA",
-                         SpatialOpsSpatialDenseCuda);
+XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kForwardTarget, "CUDA", SpatialOpsSpatialDenseCuda);
 XLA_FFI_REGISTER_HANDLER(xla::ffi::GetXlaFfiApi(), spatial_ops::kBackwardTarget, "CUDA",
                          SpatialOpsSpatialDenseGradCuda);
 #endif
@@ -50,11 +48,10 @@ std::string ffi_attributes(const SpecAttributes& attributes) {
     bits += (bits.empty() ? ": " : ", ") + std::to_string(pattern);
   }
   return "{activation = \"" + attributes.activation + "\", activation_param_bits = array<i64" + bits +
-         ">, reduction = \"" + attributes.reduction + "\", has_bias = " +
-         (attributes.has_bias ? "true" : "false") + ", derivative_order = " +
-         std::to_string(attributes.derivative_order) + " : i64, reduce_begin = " +
-         std::to_string(attributes.reduce_begin) + " : i64, reduce_end = " +
-         std::to_string(attributes.reduce_end) + " : i64}";
+         ">, reduction = \"" + attributes.reduction + "\", has_bias = " + (attributes.has_bias ? "true" : "false") +
+         ", derivative_order = " + std::to_string(attributes.derivative_order) +
+         " : i64, reduce_begin = " + std::to_string(attributes.reduce_begin) +
+         " : i64, reduce_end = " + std::to_string(attributes.reduce_end) + " : i64}";
 }
 
 class SpatialDenseXlaBase : public tensorflow::XlaOpKernel {
@@ -69,8 +66,7 @@ class SpatialDenseXlaBase : public tensorflow::XlaOpKernel {
                          const xla::Shape& shape) const {
     return xla::CustomCall(ctx->builder(), target, operands, shape, ffi_attributes(attributes_),
                            /*has_side_effect=*/false, /*output_operand_aliasing=*/{}, /*literal=*/nullptr,
-                           xla::CustomCallSchedule::SCHEDULE_NONE,
-                           xla::CustomCallApiVersion::API_VERSION_TYPED_FFI);
+                           xla::CustomCallSchedule::SCHEDULE_NONE, xla::CustomCallApiVersion::API_VERSION_TYPED_FFI);
   }
 
   SpatialDenseSpec spec_;
@@ -102,9 +98,9 @@ class SpatialDenseGradXlaOp : public SpatialDenseXlaBase {
     const std::string error = check_backward(dims[0], dims[1], dims[2], dims[3], &spec);
     OP_REQUIRES(ctx, error.empty(), absl::InvalidArgumentError(error));
     const xla::PrimitiveType type = ctx->input_xla_type(1);
-    const xla::Shape gradients = xla::ShapeUtil::MakeTupleShape(
-        {xla::ShapeUtil::MakeShape(type, dims[1]), xla::ShapeUtil::MakeShape(type, dims[2]),
-         xla::ShapeUtil::MakeShape(type, dims[3])});
+    const xla::Shape gradients = xla::ShapeUtil::MakeTupleShape({xla::ShapeUtil::MakeShape(type, dims[1]),
+                                                                 xla::ShapeUtil::MakeShape(type, dims[2]),
+                                                                 xla::ShapeUtil::MakeShape(type, dims[3])});
     const xla::XlaOp result =
         custom_call(ctx, kBackwardTarget, {ctx->Input(0), ctx->Input(1), ctx->Input(2), ctx->Input(3)}, gradients);
     for (int i = 0; i < 3; ++i) ctx->SetOutput(i, xla::GetTupleElement(result, i));

@@ -38,10 +38,14 @@ inline std::string describe(const char* name, const at::Tensor& tensor) {
 
 inline DType dtype_of(const at::Tensor& x) {
   switch (x.scalar_type()) {
-    case at::kHalf: return DType::kFloat16;
-    case at::kBFloat16: return DType::kBFloat16;
-    case at::kFloat: return DType::kFloat32;
-    case at::kDouble: return DType::kFloat64;
+    case at::kHalf:
+      return DType::kFloat16;
+    case at::kBFloat16:
+      return DType::kBFloat16;
+    case at::kFloat:
+      return DType::kFloat32;
+    case at::kDouble:
+      return DType::kFloat64;
     default:
       TORCH_CHECK_VALUE(false, "x must be float16, bfloat16, float32 or float64, but ", describe("x", x));
   }
@@ -85,10 +89,8 @@ inline CheckedCall check_forward_call(const Attributes& call, const at::Tensor& 
 
 inline CheckedCall check_backward_call(const Attributes& call, const at::Tensor& dy, const at::Tensor& x,
                                        const at::Tensor& kernel, const at::Tensor& bias) {
-  CheckedCall checked{parse(call),
-                      common_dtype({{"x", &x}, {"dy", &dy}, {"kernel", &kernel}, {"bias", &bias}})};
-  const std::string error =
-      check_backward(dims_of(dy), dims_of(x), dims_of(kernel), dims_of(bias), &checked.spec);
+  CheckedCall checked{parse(call), common_dtype({{"x", &x}, {"dy", &dy}, {"kernel", &kernel}, {"bias", &bias}})};
+  const std::string error = check_backward(dims_of(dy), dims_of(x), dims_of(kernel), dims_of(bias), &checked.spec);
   TORCH_CHECK_VALUE(error.empty(), error);
   return checked;
 }
@@ -117,10 +119,10 @@ inline BackwardTensors backward_tensors(const at::Tensor& dy, const at::Tensor& 
 }
 
 // The operator functions of one device, in the schemas' signatures.
-#define SPATIAL_OPS_TORCH_FORWARD_ARGS                                                                \
-  const at::Tensor &x, const at::Tensor &kernel, const at::Tensor &bias, c10::string_view activation, \
-      c10::ArrayRef<double> activation_params, c10::string_view reduction, bool has_bias,             \
-      int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end
+#define SPATIAL_OPS_TORCH_FORWARD_ARGS                                                                              \
+  const at::Tensor &x, const at::Tensor &kernel, const at::Tensor &bias, c10::string_view activation,               \
+      c10::ArrayRef<double> activation_params, c10::string_view reduction, bool has_bias, int64_t derivative_order, \
+      int64_t reduce_begin, int64_t reduce_end
 #define SPATIAL_OPS_TORCH_BACKWARD_ARGS const at::Tensor &dy, SPATIAL_OPS_TORCH_FORWARD_ARGS
 #define SPATIAL_OPS_TORCH_ATTRIBUTES \
   Attributes { activation, activation_params, reduction, has_bias, derivative_order, reduce_begin, reduce_end }

@@ -39,9 +39,8 @@ namespace {
 void on_intra_op_pool(int64_t total, int64_t cost_per_unit, const WorkFn& work) {
   const int64_t pieces = parallel_pieces(total, cost_per_unit, at::get_num_threads());
   if (pieces <= 1) return run_serially(total, cost_per_unit, work);
-  at::parallel_for(0, pieces, 1, [&](int64_t begin, int64_t end) {
-    work(begin * total / pieces, end * total / pieces);
-  });
+  at::parallel_for(0, pieces, 1,
+                   [&](int64_t begin, int64_t end) { work(begin * total / pieces, end * total / pieces); });
 }
 
 at::Tensor forward_cpu(SPATIAL_OPS_TORCH_FORWARD_ARGS) {
@@ -81,11 +80,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_meta(SPATIAL_OPS_TORCH_B
 }
 
 at::Tensor forward_op(SPATIAL_OPS_TORCH_FORWARD_ARGS) {
-  static const auto op = c10::Dispatcher::singleton()
-                             .findSchemaOrThrow("spatial_ops::spatial_dense", "")
-                             .typed<decltype(forward_cpu)>();
-  return op.call(x, kernel, bias, activation, activation_params, reduction, has_bias, derivative_order,
-                 reduce_begin, reduce_end);
+  static const auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("spatial_ops::spatial_dense", "").typed<decltype(forward_cpu)>();
+  return op.call(x, kernel, bias, activation, activation_params, reduction, has_bias, derivative_order, reduce_begin,
+                 reduce_end);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_op(SPATIAL_OPS_TORCH_BACKWARD_ARGS) {
@@ -148,11 +146,13 @@ at::Tensor forward_autograd(SPATIAL_OPS_TORCH_FORWARD_ARGS) {
 // The schemas of the operators the pure-Python front-end defined before,
 // unchanged, so traced and exported graphs keep working.
 TORCH_LIBRARY(spatial_ops, m) {
-  m.def("spatial_dense(Tensor x, Tensor kernel, Tensor bias, str activation, float[] activation_params, "
-        "str reduction, bool has_bias, int derivative_order, int reduce_begin, int reduce_end) -> Tensor");
-  m.def("spatial_dense_grad(Tensor dy, Tensor x, Tensor kernel, Tensor bias, str activation, "
-        "float[] activation_params, str reduction, bool has_bias, int derivative_order, int reduce_begin, "
-        "int reduce_end) -> (Tensor, Tensor, Tensor)");
+  m.def(
+      "spatial_dense(Tensor x, Tensor kernel, Tensor bias, str activation, float[] activation_params, "
+      "str reduction, bool has_bias, int derivative_order, int reduce_begin, int reduce_end) -> Tensor");
+  m.def(
+      "spatial_dense_grad(Tensor dy, Tensor x, Tensor kernel, Tensor bias, str activation, "
+      "float[] activation_params, str reduction, bool has_bias, int derivative_order, int reduce_begin, "
+      "int reduce_end) -> (Tensor, Tensor, Tensor)");
 }
 
 TORCH_LIBRARY_IMPL(spatial_ops, CPU, m) {
@@ -165,6 +165,4 @@ TORCH_LIBRARY_IMPL(spatial_ops, Meta, m) {
   m.impl("spatial_dense_grad", &spatial_ops::torch_ops::backward_meta);
 }
 
-TORCH_LIBRARY_IMPL(spatial_ops, Autograd, m) {
-  m.impl("spatial_dense", &spatial_ops::torch_ops::forward_autograd);
-}
+TORCH_LIBRARY_IMPL(spatial_ops, Autograd, m) { m.impl("spatial_dense", &spatial_ops::torch_ops::forward_autograd); }

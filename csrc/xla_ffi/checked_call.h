@@ -36,11 +36,20 @@ struct CheckedCall {
 
 inline bool dtype_of(ffi::DataType type, DType* dtype) {
   switch (type) {
-    case ffi::DataType::F16: *dtype = DType::kFloat16; return true;
-    case ffi::DataType::BF16: *dtype = DType::kBFloat16; return true;
-    case ffi::DataType::F32: *dtype = DType::kFloat32; return true;
-    case ffi::DataType::F64: *dtype = DType::kFloat64; return true;
-    default: return false;
+    case ffi::DataType::F16:
+      *dtype = DType::kFloat16;
+      return true;
+    case ffi::DataType::BF16:
+      *dtype = DType::kBFloat16;
+      return true;
+    case ffi::DataType::F32:
+      *dtype = DType::kFloat32;
+      return true;
+    case ffi::DataType::F64:
+      *dtype = DType::kFloat64;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -76,32 +85,31 @@ inline CheckedCall parse_call(const CallAttributes& call, std::initializer_list<
   return checked;
 }
 
-inline CheckedCall check_forward_call(const CallAttributes& call, const ffi::AnyBuffer& x,
-                                      const ffi::AnyBuffer& kernel, const ffi::AnyBuffer& bias,
-                                      const ffi::AnyBuffer& y) {
-  CheckedCall checked = parse_call(call, {x.element_type(), kernel.element_type(), bias.element_type(),
-                                          y.element_type()});
+inline CheckedCall check_forward_call(const CallAttributes& call, const ffi::AnyBuffer& x, const ffi::AnyBuffer& kernel,
+                                      const ffi::AnyBuffer& bias, const ffi::AnyBuffer& y) {
+  CheckedCall checked =
+      parse_call(call, {x.element_type(), kernel.element_type(), bias.element_type(), y.element_type()});
   const Dims x_dims = dims_of(x);
   if (checked.error.empty()) checked.error = check_forward(x_dims, dims_of(kernel), dims_of(bias), &checked.spec);
   if (checked.error.empty() && dims_of(y) != checked.spec.output_dims(x_dims)) {
-    checked.error = "y is " + dims_to_string(dims_of(y)) + " but must be " +
-                    dims_to_string(checked.spec.output_dims(x_dims));
+    checked.error =
+        "y is " + dims_to_string(dims_of(y)) + " but must be " + dims_to_string(checked.spec.output_dims(x_dims));
   }
   return checked;
 }
 
-inline CheckedCall check_backward_call(const CallAttributes& call, const ffi::AnyBuffer& dy,
-                                       const ffi::AnyBuffer& x, const ffi::AnyBuffer& kernel,
-                                       const ffi::AnyBuffer& bias, const ffi::AnyBuffer& dx,
-                                       const ffi::AnyBuffer& dkernel, const ffi::AnyBuffer& dbias) {
-  CheckedCall checked = parse_call(call, {x.element_type(), dy.element_type(), kernel.element_type(),
-                                          bias.element_type(), dx.element_type(), dkernel.element_type(),
-                                          dbias.element_type()});
+inline CheckedCall check_backward_call(const CallAttributes& call, const ffi::AnyBuffer& dy, const ffi::AnyBuffer& x,
+                                       const ffi::AnyBuffer& kernel, const ffi::AnyBuffer& bias,
+                                       const ffi::AnyBuffer& dx, const ffi::AnyBuffer& dkernel,
+                                       const ffi::AnyBuffer& dbias) {
+  CheckedCall checked =
+      parse_call(call, {x.element_type(), dy.element_type(), kernel.element_type(), bias.element_type(),
+                        dx.element_type(), dkernel.element_type(), dbias.element_type()});
   if (checked.error.empty()) {
     checked.error = check_backward(dims_of(dy), dims_of(x), dims_of(kernel), dims_of(bias), &checked.spec);
   }
-  if (checked.error.empty() && (dims_of(dx) != dims_of(x) || dims_of(dkernel) != dims_of(kernel) ||
-                                dims_of(dbias) != dims_of(bias))) {
+  if (checked.error.empty() &&
+      (dims_of(dx) != dims_of(x) || dims_of(dkernel) != dims_of(kernel) || dims_of(dbias) != dims_of(bias))) {
     checked.error = "the gradients must have the shapes of x, kernel and bias";
   }
   return checked;
@@ -111,13 +119,13 @@ inline CheckedCall check_backward_call(const CallAttributes& call, const ffi::An
 }  // namespace spatial_ops
 
 // The attributes every handler binds, in CallAttributes' order.
-#define SPATIAL_OPS_FFI_ATTRS                                   \
-  .Attr<std::string_view>("activation")                         \
-      .Attr<ffi::Span<const int64_t>>("activation_param_bits")  \
-      .Attr<std::string_view>("reduction")                      \
-      .Attr<bool>("has_bias")                                   \
-      .Attr<int64_t>("derivative_order")                        \
-      .Attr<int64_t>("reduce_begin")                            \
+#define SPATIAL_OPS_FFI_ATTRS                                  \
+  .Attr<std::string_view>("activation")                        \
+      .Attr<ffi::Span<const int64_t>>("activation_param_bits") \
+      .Attr<std::string_view>("reduction")                     \
+      .Attr<bool>("has_bias")                                  \
+      .Attr<int64_t>("derivative_order")                       \
+      .Attr<int64_t>("reduce_begin")                           \
       .Attr<int64_t>("reduce_end")
 
 // What a handler binds after its platform's context: the forward's
@@ -125,6 +133,11 @@ inline CheckedCall check_backward_call(const CallAttributes& call, const ffi::An
 // dkernel, dbias), then the attributes.
 #define SPATIAL_OPS_FFI_FORWARD_BUFFERS \
   .Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>().Ret<ffi::AnyBuffer>() SPATIAL_OPS_FFI_ATTRS
-#define SPATIAL_OPS_FFI_BACKWARD_BUFFERS                                                            \
-  .Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>().Arg<ffi::AnyBuffer>()          \
-      .Ret<ffi::AnyBuffer>().Ret<ffi::AnyBuffer>().Ret<ffi::AnyBuffer>() SPATIAL_OPS_FFI_ATTRS
+#define SPATIAL_OPS_FFI_BACKWARD_BUFFERS \
+  .Arg<ffi::AnyBuffer>()                 \
+      .Arg<ffi::AnyBuffer>()             \
+      .Arg<ffi::AnyBuffer>()             \
+      .Arg<ffi::AnyBuffer>()             \
+      .Ret<ffi::AnyBuffer>()             \
+      .Ret<ffi::AnyBuffer>()             \
+      .Ret<ffi::AnyBuffer>() SPATIAL_OPS_FFI_ATTRS

@@ -37,8 +37,7 @@ ffi::Error forward_cuda(void* stream, ffi::ScratchAllocator scratch, ffi::AnyBuf
                         ffi::Span<const int64_t> param_bits, std::string_view reduction, bool has_bias,
                         int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end) {
   const CheckedCall call = check_forward_call(
-      {activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end}, x, kernel, bias,
-      *y);
+      {activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end}, x, kernel, bias, *y);
   if (!call.error.empty()) return ffi::Error::InvalidArgument(call.error);
   void* workspace;
   ffi::Error allocated = scratch_for(scratch, spatial_dense_forward_cuda_workspace(call.spec, call.dtype), &workspace);
@@ -50,16 +49,14 @@ ffi::Error forward_cuda(void* stream, ffi::ScratchAllocator scratch, ffi::AnyBuf
 ffi::Error backward_cuda(void* stream, ffi::ScratchAllocator scratch, ffi::AnyBuffer dy, ffi::AnyBuffer x,
                          ffi::AnyBuffer kernel, ffi::AnyBuffer bias, ffi::Result<ffi::AnyBuffer> dx,
                          ffi::Result<ffi::AnyBuffer> dkernel, ffi::Result<ffi::AnyBuffer> dbias,
-                         std::string_view activation, ffi::Span<const int64_t> param_bits,
-                         std::string_view reduction, bool has_bias, int64_t derivative_order, int64_t reduce_begin,
-                         int64_t reduce_end) {
-  const CheckedCall call = check_backward_call(
-      {activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end}, dy, x, kernel,
-      bias, *dx, *dkernel, *dbias);
+                         std::string_view activation, ffi::Span<const int64_t> param_bits, std::string_view reduction,
+                         bool has_bias, int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end) {
+  const CheckedCall call =
+      check_backward_call({activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end}, dy,
+                          x, kernel, bias, *dx, *dkernel, *dbias);
   if (!call.error.empty()) return ffi::Error::InvalidArgument(call.error);
   void* workspace;
-  ffi::Error allocated = scratch_for(scratch, spatial_dense_backward_cuda_workspace(call.spec, call.dtype),
-                                     &workspace);
+  ffi::Error allocated = scratch_for(scratch, spatial_dense_backward_cuda_workspace(call.spec, call.dtype), &workspace);
   if (allocated.failure()) return allocated;
   return launched(spatial_dense_backward_cuda(call.spec, call.dtype, dy.untyped_data(), x.untyped_data(),
                                               kernel.untyped_data(), bias.untyped_data(), dx->untyped_data(),

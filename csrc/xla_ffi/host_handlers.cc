@@ -24,12 +24,11 @@ ParallelFor parallel_for_on(ffi::ThreadPool& pool) {
 }
 
 ffi::Error forward_host(ffi::ThreadPool pool, ffi::AnyBuffer x, ffi::AnyBuffer kernel, ffi::AnyBuffer bias,
-                        ffi::Result<ffi::AnyBuffer> y, std::string_view activation,
-                        ffi::Span<const int64_t> param_bits, std::string_view reduction, bool has_bias,
-                        int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end) {
+                        ffi::Result<ffi::AnyBuffer> y, std::string_view activation, ffi::Span<const int64_t> param_bits,
+                        std::string_view reduction, bool has_bias, int64_t derivative_order, int64_t reduce_begin,
+                        int64_t reduce_end) {
   const CheckedCall call = check_forward_call(
-      {activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end}, x, kernel, bias,
-      *y);
+      {activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end}, x, kernel, bias, *y);
   if (!call.error.empty()) return ffi::Error::InvalidArgument(call.error);
   spatial_dense_forward_cpu(call.spec, call.dtype, x.untyped_data(), kernel.untyped_data(), bias.untyped_data(),
                             y->untyped_data(), parallel_for_on(pool));
@@ -41,13 +40,13 @@ ffi::Error backward_host(ffi::ThreadPool pool, ffi::AnyBuffer dy, ffi::AnyBuffer
                          ffi::Result<ffi::AnyBuffer> dbias, std::string_view activation,
                          ffi::Span<const int64_t> param_bits, std::string_view reduction, bool has_bias,
                          int64_t derivative_order, int64_t reduce_begin, int64_t reduce_end) {
-  const CheckedCall call = check_backward_call(
-      {activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end}, dy, x, kernel,
-      bias, *dx, *dkernel, *dbias);
+  const CheckedCall call =
+      check_backward_call({activation, param_bits, reduction, has_bias, derivative_order, reduce_begin, reduce_end}, dy,
+                          x, kernel, bias, *dx, *dkernel, *dbias);
   if (!call.error.empty()) return ffi::Error::InvalidArgument(call.error);
   spatial_dense_backward_cpu(call.spec, call.dtype, dy.untyped_data(), x.untyped_data(), kernel.untyped_data(),
-                             bias.untyped_data(), dx->untyped_data(), dkernel->untyped_data(),
-                             dbias->untyped_data(), parallel_for_on(pool));
+                             bias.untyped_data(), dx->untyped_data(), dkernel->untyped_data(), dbias->untyped_data(),
+                             parallel_for_on(pool));
   return ffi::Error::Success();
 }
 

@@ -39,11 +39,10 @@ bool unit_interval(float x) { return std::isnan(x) || (x >= 0.0f && x <= 1.0f); 
 
 const Function kFunctions[] = {
     {"exp", FloatFunction::kExp, [](double x) { return std::exp(x); }, everywhere},
-    {"exp_nonpositive", FloatFunction::kExpNonpositive, [](double x) { return std::exp(at_most_zero(x)); },
-     everywhere},
+    {"exp_nonpositive", FloatFunction::kExpNonpositive, [](double x) { return std::exp(at_most_zero(x)); }, everywhere},
     {"expm1", FloatFunction::kExpm1, [](double x) { return std::expm1(x); }, everywhere},
-    {"expm1_nonpositive", FloatFunction::kExpm1Nonpositive,
-     [](double x) { return std::expm1(at_most_zero(x)); }, everywhere},
+    {"expm1_nonpositive", FloatFunction::kExpm1Nonpositive, [](double x) { return std::expm1(at_most_zero(x)); },
+     everywhere},
     {"log1p_unit", FloatFunction::kLog1pUnit, [](double x) { return std::log1p(x); }, unit_interval},
     {"tanh", FloatFunction::kTanh, [](double x) { return std::tanh(x); }, everywhere},
     {"erfc", FloatFunction::kErfc, [](double x) { return std::erfc(x); }, everywhere},

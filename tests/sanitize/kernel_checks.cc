@@ -57,7 +57,7 @@ void check_shape_checks() {
   check_refused({-2, 1, 3, 4}, w, w, true);
   check_refused({2, -1, 3, 4}, {-1, 3, 4}, {-1, 3, 4}, true);
   check_refused({2, 1, 3, -4}, {1, 3, -4}, {1, 3, -4}, true);
-  check_refused({kBig, 4, 1, 1}, {4, 1, 1}, {4, 1, 1}, true);        // 2^64 elements
+  check_refused({kBig, 4, 1, 1}, {4, 1, 1}, {4, 1, 1}, true);  // 2^64 elements
   check_refused({1, kMax, 2, 1}, {kMax, 2, 1}, {kMax, 2, 1}, true);
   check_refused({0, kBig, 4, 0}, {kBig, 4, 0}, {kBig, 4, 0}, true);  // empty, but kBig * 4 overflows
   check_refused({kMax, kMax, kMax, 0}, {kMax, kMax, 0}, {0}, false);
@@ -68,9 +68,10 @@ void check_shape_checks() {
   // Valid extremes: empty tensors with large (non-overflowing) dimensions.
   SpatialDenseSpec no_bias;
   no_bias.has_bias = false;
-  expect(check_forward({0, int64_t(1) << 40, int64_t(1) << 20, 0}, {int64_t(1) << 40, int64_t(1) << 20, 0},
-                       {0}, &no_bias).empty(),
-         "accepts an empty x [0, 2^40, 2^20, 0]");
+  expect(
+      check_forward({0, int64_t(1) << 40, int64_t(1) << 20, 0}, {int64_t(1) << 40, int64_t(1) << 20, 0}, {0}, &no_bias)
+          .empty(),
+      "accepts an empty x [0, 2^40, 2^20, 0]");
   SpatialDenseSpec reduced;
   reduced.reduction = Reduction::kSum;
   expect(!check_backward({2, 1, 3, 4}, {2, 1, 3, 4}, w, w, &reduced).empty(),
@@ -151,14 +152,21 @@ struct Buffer {
   }
   void set(int64_t i, double v, DType dtype) {
     unsigned char* at = bytes.data() + size_t(i) * size_t(size_of(dtype));
-    if (dtype == DType::kFloat64) { std::memcpy(at, &v, 8); return; }
+    if (dtype == DType::kFloat64) {
+      std::memcpy(at, &v, 8);
+      return;
+    }
     const float f = float(v);
-    if (dtype == DType::kFloat32) { std::memcpy(at, &f, 4); return; }
+    if (dtype == DType::kFloat32) {
+      std::memcpy(at, &f, 4);
+      return;
+    }
     uint32_t bits;
     std::memcpy(&bits, &f, 4);
     // bfloat16: the high half; float16: any pattern with a small exponent.
-    const uint16_t half = dtype == DType::kBFloat16 ? uint16_t(bits >> 16)
-                                                    : uint16_t((bits >> 16 & 0x8000u) | (0x3800u + (bits >> 13 & 0x7ffu)));
+    const uint16_t half = dtype == DType::kBFloat16
+                              ? uint16_t(bits >> 16)
+                              : uint16_t((bits >> 16 & 0x8000u) | (0x3800u + (bits >> 13 & 0x7ffu)));
     std::memcpy(at, &half, 2);
   }
   double get64(int64_t i) const {
@@ -175,9 +183,9 @@ struct Case {
 };
 
 // Plain loops for float64 linear: y, dx, dkernel, dbias.
-void check_linear_float64(const SpatialDenseSpec& spec, const Buffer& x, const Buffer& kernel,
-                          const Buffer& bias, const Buffer& y, const Buffer& dy, const Buffer& dx,
-                          const Buffer& dkernel, const Buffer& dbias, const std::string& what) {
+void check_linear_float64(const SpatialDenseSpec& spec, const Buffer& x, const Buffer& kernel, const Buffer& bias,
+                          const Buffer& y, const Buffer& dy, const Buffer& dx, const Buffer& dkernel,
+                          const Buffer& dbias, const std::string& what) {
   const CanonicalShape& s = spec.shape;
   const int64_t n_total = s.spatial_size();
   const double divisor = spec.reduction == Reduction::kMean ? double(s.reduced) : 1.0;
@@ -191,7 +199,10 @@ void check_linear_float64(const SpatialDenseSpec& spec, const Buffer& x, const B
           const int64_t n = (a * s.reduced + r) * s.inner + c, i = b * n_total + n;
           const double z = x.get64(i) * kernel.get64(n) + (spec.has_bias ? bias.get64(n) : 0.0);
           const int64_t out = spec.reduces() ? (b * s.outer + a) * s.inner + c : i;
-          if (spec.reduces()) sums[out] += z; else worst = std::max(worst, std::fabs(y.get64(out) - z));
+          if (spec.reduces())
+            sums[out] += z;
+          else
+            worst = std::max(worst, std::fabs(y.get64(out) - z));
           const double g = dy.get64(out) / divisor;
           worst = std::max(worst, std::fabs(dx.get64(i) - g * kernel.get64(n)));
           want_dkernel[n] += g * x.get64(i);
@@ -233,17 +244,17 @@ void run_case(const Dims& x_dims, Reduction reduction, bool has_bias, DType dtyp
   const ParallelFor parallel_for = threaded ? ParallelFor(run_on_threads) : ParallelFor(run_serially);
   spatial_dense_forward_cpu(spec, dtype, x.data(), kernel.data(), bias.data(), y.data(), parallel_for);
   expect(check_backward(y_dims, x_dims, w_dims, bias_dims, &spec).empty(), what + ": dy refused");
-  spatial_dense_backward_cpu(spec, dtype, dy.data(), x.data(), kernel.data(), bias.data(), dx.data(),
-                             dkernel.data(), dbias.data(), parallel_for);
+  spatial_dense_backward_cpu(spec, dtype, dy.data(), x.data(), kernel.data(), bias.data(), dx.data(), dkernel.data(),
+                             dbias.data(), parallel_for);
   if (dtype == DType::kFloat64 && std::string(act.activation) == "linear" && derivative_order == 0) {
     check_linear_float64(spec, x, kernel, bias, y, dy, dx, dkernel, dbias, what);
   }
 }
 
 void check_kernels() {
-  const std::vector<Case> cases = {
-      {"linear", {}}, {"relu_general", {0.1, 4.0, 0.5}}, {"gelu_tanh", {}}, {"elu", {0.3}},
-      {"threshold", {0.2, -1.5}}, {"squareplus", {4.0}}, {"exponential", {}}};
+  const std::vector<Case> cases = {{"linear", {}},     {"relu_general", {0.1, 4.0, 0.5}}, {"gelu_tanh", {}},
+                                   {"elu", {0.3}},     {"threshold", {0.2, -1.5}},        {"squareplus", {4.0}},
+                                   {"exponential", {}}};
   const DType dtypes[] = {DType::kFloat16, DType::kBFloat16, DType::kFloat32, DType::kFloat64};
   const Reduction reductions[] = {Reduction::kNone, Reduction::kSum, Reduction::kMean};
   // Zero, one and several of each dimension; spatial sizes around the
@@ -254,8 +265,14 @@ void check_kernels() {
     for (int64_t a : {0, 1, 2})
       for (int64_t r : {0, 1, 5})
         for (int64_t c : {0, 1, 3}) shapes.push_back({b, a, r, c});
-  for (const Dims& big : std::vector<Dims>{{2, 1, 4097, 1}, {2, 1, 4096, 1}, {3, 2, 3, 257}, {2, 1, 17, 683},
-                                           {70, 1, 4099, 1}, {300, 3, 1, 3}, {5, 4097, 1, 1}, {1, 1, 1, 8193}}) {
+  for (const Dims& big : std::vector<Dims>{{2, 1, 4097, 1},
+                                           {2, 1, 4096, 1},
+                                           {3, 2, 3, 257},
+                                           {2, 1, 17, 683},
+                                           {70, 1, 4099, 1},
+                                           {300, 3, 1, 3},
+                                           {5, 4097, 1, 1},
+                                           {1, 1, 1, 8193}}) {
     shapes.push_back(big);
   }
   int64_t runs = 0;
@@ -321,8 +338,8 @@ std::vector<unsigned char> weight_gradients(const ParallelFor& parallel_for, uin
   Buffer x(product(x_dims), dtype, seed), kernel(product(w_dims), dtype, seed + 1);
   Buffer bias(product(w_dims), dtype, seed + 2), dy(product(x_dims), dtype, seed + 3);
   Buffer dx(product(x_dims), dtype, 0), dkernel(product(w_dims), dtype, 0), dbias(product(w_dims), dtype, 0);
-  spatial_dense_backward_cpu(spec, dtype, dy.data(), x.data(), kernel.data(), bias.data(), dx.data(),
-                             dkernel.data(), dbias.data(), parallel_for);
+  spatial_dense_backward_cpu(spec, dtype, dy.data(), x.data(), kernel.data(), bias.data(), dx.data(), dkernel.data(),
+                             dbias.data(), parallel_for);
   std::vector<unsigned char> result = dkernel.bytes;
   result.insert(result.end(), dbias.bytes.begin(), dbias.bytes.end());
   return result;
