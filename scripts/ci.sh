@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What CI runs (.ci/run): set up from scratch, run the README's test command,
-# build the documentation, then the GPU machine's run as a dry run, the build
+# What CI runs (.ci/run): set up from scratch, the lint and format checks
+# (.pre-commit-config.yaml), the README's test command, the documentation
+# build, then the GPU machine's run as a dry run, the build
 # against the CUDA TensorFlow, the oldest supported TensorFlow, the
 # sanitizers, and the benchmark suites in smoke mode (tiny sizes, one round:
 # they must run, speed is not judged).
@@ -8,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
 bash scripts/setup.sh
-.venv/bin/pytest tests
 .venv/bin/python -m pip install -q -r requirements-dev.txt
+.venv/bin/pre-commit run --all-files --show-diff-on-failure
+.venv/bin/pytest tests
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
 # No GPU here: scripts/gpu/run_on_gpu.sh's build (the CUDA code compiled, the
 # carried set measured) and suites on the CPU, without TensorFlow, so that a
