@@ -1,9 +1,10 @@
 """MkDocs hook: the site carries the repository's generated results beside
-the pages written for it. BENCHMARKS.md, CHANGELOG.md, the tables of
-benchmarks/ and the plots they show are added to the site at their
-repository paths, and a page's link to one of them as the repository spells
-it (`../BENCHMARKS.md` from docs/) is pointed at the site's copy. Nothing is
-copied into docs/: each file stays where its generator writes it."""
+the pages written for it. BENCHMARKS.md, CHANGELOG.md, the tables and the
+measurement history of benchmarks/, and the plots they show are added to
+the site at their repository paths, and a page's link to one of them as the
+repository spells it (`../BENCHMARKS.md` from docs/) is pointed at the
+site's copy. Nothing is copied into docs/: each file stays where its
+generator writes it."""
 
 import posixpath
 import re
@@ -13,7 +14,14 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS_DIR = "docs"
-PATTERNS = ("BENCHMARKS.md", "CHANGELOG.md", "benchmarks/last_*.md", "benchmarks/gpu/last_*.md", "benchmarks/*.png")
+PATTERNS = (
+    "BENCHMARKS.md",
+    "CHANGELOG.md",
+    "benchmarks/history.md",
+    "benchmarks/last_*.md",
+    "benchmarks/gpu/last_*.md",
+    "benchmarks/*.png",
+)
 # A Markdown link or image target that leaves docs/: ](../path#anchor)
 _LINK_OUT_OF_DOCS = re.compile(r"\]\((\.\./[^)\s#]+)(#[^)\s]*)?\)")
 
