@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
+from helpers import numpy_reference
 from helpers.processes import run_python
 from helpers.support import ACTIVATIONS, assert_close, draw_operands
 from spatial_ops import _core
@@ -146,3 +147,18 @@ def _linear_forward_in_build(isa, directory, x, kernel, bias):
         env=dict(os.environ, SPATIAL_OPS_CPU_ISA=isa, TF_CPP_MIN_LOG_LEVEL="3"),
     )
     return np.load(result).view(x.dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_mish_derivatives_keep_their_digits_where_tanh_saturates(dtype):
+    """Mish's derivatives hold 1 - tanh(softplus(z))^2, about 4 e^(-2z) for
+    large z: formed as 1 - t * t it cancelled and lost all its digits in
+    float32 by z = 9."""
+    z = np.linspace(3, 9, 6001).astype(dtype)
+    x, kernel = z.reshape(1, 1, -1, 1), np.ones((1, z.size, 1), dtype)
+    first = _core.forward(x, kernel, None, "mish", [], "none", 1).ravel()
+    second = _core.backward(np.ones_like(x), x, kernel, None, "mish", [], "none", 1)[0].ravel()
+    _, want_first, want_second = numpy_reference.ROWS["mish"](z.astype(np.float64))
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(first, want_first, rtol=rtol)
+    np.testing.assert_allclose(second, want_second, rtol=rtol)

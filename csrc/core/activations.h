@@ -50,12 +50,23 @@ template <class T> SO_HD T stable_softplus(T z) { return max(z, T(0)) + log1p_un
 // tanh(softplus(z)) in one exp and one division: with e = exp(z),
 // tanh(log(1 + e)) = n / (n + 2), n = e (e + 2); written in w = exp(-|z|)
 // so that nothing overflows, and without cancellation in either tail.
-template <class T> SO_HD T tanh_softplus(T z) {
-  const T w = exp_neg_abs(z);
-  const bool positive = z > T(0);
-  const T n = positive ? T(1) + T(2) * w : w * (w + T(2));  // n, times w^2 where z > 0
-  return n / (n + (positive ? T(2) * w * w : T(2)));
-}
+template <class T> struct TanhSoftplus {
+  T n, d;  // tanh(softplus(z)) = n / (n + d)
+
+  SO_HD explicit TanhSoftplus(T z) {
+    const T w = exp_neg_abs(z);
+    const bool positive = z > T(0);
+    n = positive ? T(1) + T(2) * w : w * (w + T(2));  // n, times w^2 where z > 0
+    d = positive ? T(2) * w * w : T(2);
+  }
+  SO_HD T value() const { return n / (n + d); }
+  // 1 - tanh(softplus(z))^2 = d (2n + d) / (n + d)^2. As 1 - t * t it
+  // cancels where t nears 1: in float32 it lost 1.3% of mish's second
+  // derivative at z = 6.4, and all of it towards z = 9.
+  SO_HD T one_minus_square() const { return d * (T(2) * n + d) / ((n + d) * (n + d)); }
+};
+
+template <class T> SO_HD T tanh_softplus(T z) { return TanhSoftplus<T>(z).value(); }
 
 // Activations that are linear between kinks: the second derivative is 0
 // everywhere, as TensorFlow's second-order gradients of these ops give, at
@@ -423,13 +434,13 @@ struct HardSilu {
 struct Mish {
   template <class T> SO_HD static T value(T z, const Params<T>&) { return z * tanh_softplus(z); }
   template <class T> SO_HD static T derivative(T z, const Params<T>&) {
-    const T t = tanh_softplus(z);
-    return t + z * (T(1) - t * t) * stable_sigmoid(z);
+    const TanhSoftplus<T> t(z);
+    return t.value() + z * t.one_minus_square() * stable_sigmoid(z);
   }
   template <class T> SO_HD static T second_derivative(T z, const Params<T>&) {
     const T s = stable_sigmoid(z);
-    const T t = tanh_softplus(z);
-    return (T(1) - t * t) * s * (T(2) + z * ((T(1) - s) - T(2) * t * s));
+    const TanhSoftplus<T> t(z);
+    return t.one_minus_square() * s * (T(2) + z * ((T(1) - s) - T(2) * t.value() * s));
   }
 };
 

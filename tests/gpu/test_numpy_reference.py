@@ -91,6 +91,11 @@ def test_op_matches_spatial_ops_reference(rng, case, reduction):
         assert_close(g, want, "float64", name)
 
 
+def square_minus(v):
+    """An unfused callable, arithmetic only: it runs on tensors and arrays alike."""
+    return v * v - v
+
+
 # (x shape, weight shape, reduce_axis, reduction, activation): the op as a
 # user calls it, which the JAX and PyTorch suites compare with.
 USER_CALLS = [
@@ -101,12 +106,16 @@ USER_CALLS = [
     ((3, 4, 5, 6), (4, 5, 6), (1, 3), "sum", "sigmoid"),
     ((3, 4, 5, 6), (4, 5, 1), (-1, -3), "mean", "elu"),
     ((0, 5, 7), (5, 7), -1, "sum", "gelu"),
-    ((6, 5, 7), (5, 7), -1, "sum", lambda v: v * v - v),
+    ((6, 5, 7), (5, 7), -1, "sum", square_minus),
 ]
 
 
 @pytest.mark.parametrize("use_bias", [True, False])
-@pytest.mark.parametrize("x_shape,weight_shape,reduce_axis,reduction,activation", USER_CALLS, ids=str)
+@pytest.mark.parametrize(
+    "x_shape,weight_shape,reduce_axis,reduction,activation",
+    USER_CALLS,
+    ids=lambda v: v.__name__ if callable(v) else str(v),
+)
 def test_value_and_gradients_match_spatial_ops_reference(
     rng, x_shape, weight_shape, reduce_axis, reduction, activation, use_bias
 ):

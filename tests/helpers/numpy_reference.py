@@ -108,8 +108,11 @@ def _hard_silu(z):
 
 
 def _mish(z):
-    s, t = _sigmoid(z), np.tanh(np.logaddexp(0.0, z))
-    return (z * t, t + z * (1 - t * t) * s, (1 - t * t) * s * (2 + z * ((1 - s) - 2 * t * s)))
+    # tanh(softplus(z)) = (1 - q^2) / (1 + q^2) with q = 1 / (1 + e^z), so
+    # that 1 - t^2 = 4 q^2 / (1 + q^2)^2 keeps its digits where t nears 1.
+    s, q = _sigmoid(z), np.exp(-np.logaddexp(0.0, z))
+    t, sech2 = (1 - q * q) / (1 + q * q), 4 * q * q / (1 + q * q) ** 2
+    return (z * t, t + z * sech2 * s, sech2 * s * (2 + z * ((1 - s) - 2 * t * s)))
 
 
 def _piecewise_linear(value, slope):
