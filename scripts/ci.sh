@@ -8,21 +8,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TF_CPP_MIN_LOG_LEVEL=2
-bash scripts/setup.sh
-.venv/bin/python -m pip install -q -r requirements-dev.txt
-.venv/bin/pre-commit run --all-files --show-diff-on-failure
-.venv/bin/pytest tests
-NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict
+started=$SECONDS
+# Runs one step and says how long it took: where CI's time goes.
+step() {
+  local start=$SECONDS
+  "$@"
+  echo "ci: $((SECONDS - start)) s for: $* ($((SECONDS - started)) s in all)"
+}
+step bash scripts/setup.sh
+step .venv/bin/python -m pip install -q -r requirements-dev.txt
+step .venv/bin/pre-commit run --all-files --show-diff-on-failure
+step .venv/bin/pytest -n auto tests
+NO_MKDOCS_2_WARNING=1 step .venv/bin/mkdocs build --strict
 # No GPU here: scripts/gpu/run_on_gpu.sh's build (the CUDA code compiled, the
 # carried set measured) and suites on the CPU, without TensorFlow, so that a
 # GPU machine's one call cannot fail on a missing file.
-bash scripts/gpu/run_on_gpu.sh --dry-run build/gpu-dry-run
+step bash scripts/gpu/run_on_gpu.sh --dry-run build/gpu-dry-run
 # The CUDA TensorFlow: build with CUDA (this machine's nvcc, whatever its
 # major: a build check), load, GPU kernels and XLA GPU lowerings listed.
-bash scripts/tf_cuda_build.sh --any-nvcc
+step bash scripts/tf_cuda_build.sh --any-nvcc
 # The oldest supported TensorFlow (the newest is the run above): build, quick
 # subset, and refusal of a build made for another release.
-bash scripts/tf_matrix.sh --quick 2.16
+step bash scripts/tf_matrix.sh --quick 2.16
 # ASan + UBSan builds of the op library and the binding; any finding fails.
-bash scripts/sanitize.sh
-SPATIAL_OPS_BENCH_QUICK=1 .venv/bin/pytest benchmarks --benchmark-disable -q
+step bash scripts/sanitize.sh
+SPATIAL_OPS_BENCH_QUICK=1 step .venv/bin/pytest benchmarks --benchmark-disable -q

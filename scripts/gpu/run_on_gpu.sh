@@ -127,7 +127,7 @@ for step in "${steps[@]}"; do
   start=$SECONDS
   case "$step" in
     build) build ;;
-    test) pytest_on_device "${SUITES[@]}" ;;
+    test) pytest_on_device -n auto "${SUITES[@]}" ;;
     memcheck | racecheck) sanitize "$step" ;;
     bench) bench ;;
     *) echo "unknown step '$step'" >&2; exit 2 ;;
