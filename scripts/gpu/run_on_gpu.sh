@@ -20,8 +20,8 @@
 #   every later step puts first on PYTHONPATH.
 # test: the JAX and PyTorch suites and tests/gpu, with every front-end test on
 #   the device (SPATIAL_OPS_TEST_DEVICE=cuda).
-# memcheck, racecheck: compute-sanitizer over the kernel tests and a sample of
-#   the PyTorch operator's.
+# memcheck, racecheck: compute-sanitizer over the kernel tests (and, for
+#   memcheck, a sample of the PyTorch operators').
 # bench: benchmarks/gpu/bench_gpu.py, its table and JSON in RESULTS.
 # Each step's output goes to RESULTS/<step>.txt, its exit code to RESULTS/summary.txt;
 # the exit code is the first failure's.
@@ -43,11 +43,15 @@ wheels="$PWD/build/gpu-wheels"
 # takes its device from the `device` fixture (tests/conftest.py).
 SUITES=(tests/test_jax.py tests/test_jax_sharding.py tests/test_torch.py tests/test_torch_operators.py
         tests/test_torch_export.py tests/test_torch_distributed.py tests/test_layers_on_every_backend.py tests/gpu)
-# What runs under compute-sanitizer, where every launch is slow: the kernel
-# tests (a sample of the activations, SPATIAL_OPS_GPU_SANITIZER=1) and the
-# PyTorch operators' values and gradients for relu and gelu in float32.
-SANITIZED=(tests/gpu/test_cuda_kernels.py "tests/test_torch.py::TestTorchValues::test_every_activation_reduction_dtype"
-           -m "not slow" -k "test_cuda_kernels or (float32 and (relu- or gelu-))")
+# What runs under compute-sanitizer, where every launch is slow: memcheck
+# over the kernel tests (a sample of the activations,
+# SPATIAL_OPS_GPU_SANITIZER=1) and the PyTorch operators' values and
+# gradients for relu and gelu in float32; racecheck, whose hazards live in
+# the kernels' shared memory, over the kernel tests alone.
+KERNEL_TESTS=(tests/gpu/test_cuda_kernels.py -m "not slow")
+SANITIZED_memcheck=("${KERNEL_TESTS[@]}" "tests/test_torch.py::TestTorchValues::test_every_activation_reduction_dtype"
+                    -k "test_cuda_kernels or (float32 and (relu- or gelu-))")
+SANITIZED_racecheck=("${KERNEL_TESTS[@]}")
 
 if [ $dry_run -eq 1 ]; then
   device=cpu
@@ -103,13 +107,14 @@ pytest_on_device() {
 # PyTorch's caching allocator hides out-of-bounds accesses inside its blocks
 # from memcheck: under the sanitizers every tensor gets its own allocation.
 sanitize() {
+  local -n tests="SANITIZED_$1"
   if [ $dry_run -eq 1 ]; then
     echo "dry run: compute-sanitizer $1 needs a GPU; the tests it would run:"
-    SPATIAL_OPS_GPU_SANITIZER=1 pytest_on_device --collect-only "${SANITIZED[@]}" | tail -n 1
+    SPATIAL_OPS_GPU_SANITIZER=1 pytest_on_device --collect-only "${tests[@]}" | tail -n 1
     return
   fi
-  SPATIAL_OPS_GPU_SANITIZER=1 PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool "$1" --error-exitcode 99 --print-limit 20 \
-    "$python" -P -m pytest -p no:cacheprovider -q "${SANITIZED[@]}"
+  SPATIAL_OPS_GPU_SANITIZER=1 PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool "$1" --error-exitcode 99 \
+    --print-limit 20 "$python" -P -m pytest -p no:cacheprovider -q "${tests[@]}"
 }
 
 bench() {
