@@ -1,14 +1,36 @@
-"""The shape and argument checks every front-end and the layer share, on
-plain tuples and ints (no framework), so that each raises the same
-ValueError, naming the shapes, for the same bad input."""
+"""The shape and argument checks every front-end and the layer share, and
+their messages, on plain tuples, ints and dtype names (no framework), so that
+each front-end raises the same ValueError, naming the shapes, for the same
+bad input. A front-end tests what it can test fastest on its own arrays and
+raises through refuse_* here."""
 
 import math
 
 REDUCTIONS = ("sum", "mean")
+DTYPE_NAMES = ("float16", "bfloat16", "float32", "float64")
 
 
 def _text(shape):
-    return str(tuple(shape))
+    return "<unknown>" if shape is None else str(tuple(shape))
+
+
+def refuse_dtype(dtype_name, x_shape):
+    raise ValueError(
+        f"x has dtype {dtype_name} (shape {_text(x_shape)}); supported dtypes are {', '.join(DTYPE_NAMES[:-1])} "
+        f"and {DTYPE_NAMES[-1]}"
+    )
+
+
+def refuse_rank(x_shape):
+    """x_shape None: the rank is unknown."""
+    raise ValueError(f"x must have a known rank >= 2, (batch, d1, ..., dk), got shape {_text(x_shape)}")
+
+
+def refuse_mixed_dtypes(x_dtype_name, x_shape, name, dtype_name, shape):
+    raise ValueError(
+        f"mixed dtypes: x is {x_dtype_name} {_text(x_shape)} but {name} is {dtype_name} {_text(shape)}; "
+        "cast them to one dtype"
+    )
 
 
 def check_broadcastable(weight_shape, spatial_shape, name="kernel", x_shape=None):

@@ -23,7 +23,7 @@ from .. import _fused_call, _second_order, _shapes
 from ..activations import resolve
 from . import _loader, _partitioning
 
-SUPPORTED_DTYPES = tuple(jnp.dtype(name) for name in ("float16", "bfloat16", "float32", "float64"))
+SUPPORTED_DTYPES = tuple(jnp.dtype(name) for name in _shapes.DTYPE_NAMES)
 _HALF_DTYPES = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
 
@@ -214,9 +214,8 @@ def _as_weight(weight, x, name):
     if hasattr(weight, "dtype") and not isinstance(weight, np.ndarray):
         weight = jnp.asarray(weight)  # a JAX array or a Keras variable (read through any autocast scope)
         if weight.dtype != x.dtype:
-            raise ValueError(
-                f"mixed dtypes: x is {_dtype_name(x.dtype)} {tuple(x.shape)} but {name} is "
-                f"{_dtype_name(weight.dtype)} {tuple(weight.shape)}; cast them to one dtype"
+            _shapes.refuse_mixed_dtypes(
+                _dtype_name(x.dtype), tuple(x.shape), name, _dtype_name(weight.dtype), tuple(weight.shape)
             )
         return weight
     return jnp.asarray(weight, x.dtype)  # NumPy data or Python numbers
@@ -261,12 +260,9 @@ def spatial_dense(x, kernel, bias=None, *, activation=None, reduce_axis=None, re
     _refuse_other_platforms(_loader.register_handlers())
     x = jnp.asarray(x)
     if x.dtype not in SUPPORTED_DTYPES:
-        raise ValueError(
-            f"x has dtype {_dtype_name(x.dtype)} (shape {tuple(x.shape)}); supported dtypes are "
-            "float16, bfloat16, float32 and float64"
-        )
+        _shapes.refuse_dtype(_dtype_name(x.dtype), tuple(x.shape))
     if x.ndim < 2:
-        raise ValueError(f"x must have rank >= 2, (batch, d1, ..., dk), got shape {tuple(x.shape)}")
+        _shapes.refuse_rank(tuple(x.shape))
     kernel, bias = _as_weight(kernel, x, "kernel"), _as_weight(bias, x, "bias")
     spatial = tuple(x.shape[1:])
     for weight, name in ((kernel, "kernel"), (bias, "bias")):

@@ -8,7 +8,7 @@ import tensorflow as tf
 from .. import _shapes
 
 # A set: DType's == runs in Python, a set lookup hashes once.
-SUPPORTED_DTYPES = frozenset((tf.float16, tf.bfloat16, tf.float32, tf.float64))
+SUPPORTED_DTYPES = frozenset(tf.as_dtype(name) for name in _shapes.DTYPE_NAMES)
 
 
 def _as_weight(weight, dtype, name, x):
@@ -18,12 +18,15 @@ def _as_weight(weight, dtype, name, x):
         # A tensor or variable keeps its dtype (read through any autocast scope).
         tensor = weight if isinstance(weight, tf.Tensor) else tf.convert_to_tensor(weight)
         if tensor.dtype is not dtype and tensor.dtype != dtype:
-            raise ValueError(
-                f"mixed dtypes: x is {dtype.name} {x.shape} but {name} is "
-                f"{tensor.dtype.name} {tensor.shape}; cast them to one dtype"
-            )
+            _shapes.refuse_mixed_dtypes(dtype.name, _known(x.shape), name, tensor.dtype.name, _known(tensor.shape))
         return tensor
     return tf.convert_to_tensor(weight, dtype=dtype)  # NumPy data or Python numbers
+
+
+def _known(shape):
+    """A TensorShape as _shapes' messages take it: a tuple (None where a
+    dimension is unknown), or None for an unknown rank."""
+    return None if shape.rank is None else tuple(shape.as_list())
 
 
 def has_spatial_shape(weight, spatial_dims):
@@ -37,11 +40,9 @@ def prepare_operands(x, kernel, bias):
     if not isinstance(x, tf.Tensor):
         x = tf.convert_to_tensor(x)
     if x.dtype not in SUPPORTED_DTYPES:
-        raise ValueError(
-            f"x has dtype {x.dtype.name} (shape {x.shape}); supported dtypes are float16, bfloat16, float32 and float64"
-        )
+        _shapes.refuse_dtype(x.dtype.name, _known(x.shape))
     if x.shape.rank is None or x.shape.rank < 2:
-        raise ValueError(f"x must have a known rank >= 2, (batch, d1, ..., dk), got shape {x.shape}")
+        _shapes.refuse_rank(_known(x.shape))
     kernel = _as_weight(kernel, x.dtype, "kernel", x)
     bias = _as_weight(bias, x.dtype, "bias", x)
     spatial_dims = x.shape.as_list()[1:]

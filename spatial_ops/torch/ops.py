@@ -22,7 +22,7 @@ HAS_CUDA_OPERATORS = _loader.load()
 _forward_op = torch.ops.spatial_ops.spatial_dense.default
 _grad_op = torch.ops.spatial_ops.spatial_dense_grad.default
 
-SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+SUPPORTED_DTYPES = tuple(getattr(torch, name) for name in _shapes.DTYPE_NAMES)
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
 _ATTRS = ("activation", "activation_params", "reduction", "has_bias", "derivative_order", "reduce_begin", "reduce_end")
 
@@ -89,12 +89,9 @@ def _as_weight(weight, x):
 
 def _check_operands(x, kernel, bias):
     if x.dtype not in SUPPORTED_DTYPES:
-        raise ValueError(
-            f"x has dtype {_dtype_name(x.dtype)} (shape {tuple(x.shape)}); supported dtypes are "
-            "float16, bfloat16, float32 and float64"
-        )
+        _shapes.refuse_dtype(_dtype_name(x.dtype), tuple(x.shape))
     if x.dim() < 2:
-        raise ValueError(f"x must have rank >= 2, (batch, d1, ..., dk), got shape {tuple(x.shape)}")
+        _shapes.refuse_rank(tuple(x.shape))
     if x.device.type not in ("cpu", "cuda"):
         raise NotImplementedError(
             f"spatial_ops runs on CPU and CUDA tensors, not {x.device.type}; move x there, or use "
@@ -108,9 +105,8 @@ def _check_operands(x, kernel, bias):
         )
     for weight, name in ((kernel, "kernel"), (bias, "bias")):
         if weight is not None and weight.dtype != x.dtype:
-            raise ValueError(
-                f"mixed dtypes: x is {_dtype_name(x.dtype)} {tuple(x.shape)} but {name} is "
-                f"{_dtype_name(weight.dtype)} {tuple(weight.shape)}; cast them to one dtype"
+            _shapes.refuse_mixed_dtypes(
+                _dtype_name(x.dtype), tuple(x.shape), name, _dtype_name(weight.dtype), tuple(weight.shape)
             )
 
 
