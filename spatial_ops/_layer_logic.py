@@ -137,27 +137,22 @@ class SpatialDenseLogic:
 
     def call(self, inputs):
         if self.fused is False or exporting.tracing_portable():
-            return composite.spatial_dense(
-                inputs,
-                self.kernel,
-                self.bias,
-                activation=self.activation,
-                reduce_axis=self.reduce_axis,
-                reduction=self.reduction,
-            )
-        front_end = self._front_end()
-        if (
-            self.fused is True
-            and hasattr(front_end, "in_xla_context")
-            and front_end.in_xla_context()
-            and not front_end.runs_fused_in_xla()
-        ):
-            raise ValueError(
-                f"SpatialDense {self.name!r} has fused=True, but it is being compiled with XLA "
-                "(jit_compile=True), which cannot compile the fused custom op. Use "
-                'fused="auto" to run the composite math under XLA, or compile without XLA.'
-            )
-        return front_end.spatial_dense(
+            spatial_dense = composite.spatial_dense
+        else:
+            front_end = self._front_end()
+            if (
+                self.fused is True
+                and hasattr(front_end, "in_xla_context")
+                and front_end.in_xla_context()
+                and not front_end.runs_fused_in_xla()
+            ):
+                raise ValueError(
+                    f"SpatialDense {self.name!r} has fused=True, but it is being compiled with XLA "
+                    "(jit_compile=True), which cannot compile the fused custom op. Use "
+                    'fused="auto" to run the composite math under XLA, or compile without XLA.'
+                )
+            spatial_dense = front_end.spatial_dense
+        return spatial_dense(
             inputs,
             self.kernel,
             self.bias,
