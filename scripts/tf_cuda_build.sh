@@ -37,8 +37,9 @@ start=$SECONDS
 mkdir -p "$DIR"
 [ -x "$DIR/venv/bin/python" ] || python3 -m venv "$DIR/venv"
 python="$DIR/venv/bin/python"
-# The build's requirements as requirements.txt pins them; the TensorFlow is the CUDA one.
-pins() { grep -E "^($(IFS='|'; echo "$*"))==" "$ROOT/requirements.txt"; }
+# The build's requirements as requirements.txt (and the file it includes)
+# pins them; the TensorFlow is the CUDA one.
+pins() { cat "$ROOT/requirements.txt" "$ROOT/requirements-without-tf.txt" | grep -E "^($(IFS='|'; echo "$*"))=="; }
 "$python" -m pip install -q --upgrade pip
 "$python" -m pip install -q "$TENSORFLOW_PIN" $(pins keras pybind11 pytest) \
   "setuptools>=77" wheel "cmake>=3.18" ninja "packaging>=22"

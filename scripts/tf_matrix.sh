@@ -100,8 +100,9 @@ requirements_for() {
     *.*.*) line="${version%.*}" ;;
     *) line="$version" version="$version.*" ;;
   esac
-  grep -v -E '^(tensorflow|tensorflow-cpu|tf-keras|tf_keras|jax|torch|tf2onnx|onnx|onnxruntime|ai-edge-litert)([=<>!~ []|$)' \
-    "$ROOT/requirements.txt"
+  # requirements.txt with the file it includes (-r) written out in place.
+  cat "$ROOT/requirements-without-tf.txt" "$ROOT/requirements.txt" | grep -v -E '^-r ' |
+    grep -v -E '^(tensorflow|tensorflow-cpu|tf-keras|tf_keras|jax|torch|tf2onnx|onnx|onnxruntime|ai-edge-litert)([=<>!~ []|$)' 
   echo "tensorflow-cpu==$version"
   if grep -q -E '^(tf-keras|tf_keras)([=<>!~ ]|$)' "$ROOT/requirements.txt"; then
     echo "tf-keras==$line.*"
