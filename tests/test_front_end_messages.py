@@ -19,9 +19,21 @@ def test_every_front_end_refuses_bad_input_with_the_same_message():
     import spatial_ops.torch as torch_ops
 
     cases = {
-        "tensorflow": (lambda: tf.zeros((2, 3, 4)), lambda: tf.zeros((3, 4), tf.float16), lambda: tf.zeros((5,))),
-        "jax": (lambda: jnp.zeros((2, 3, 4)), lambda: jnp.zeros((3, 4), jnp.float16), lambda: jnp.zeros((5,))),
-        "torch": (lambda: torch.zeros(2, 3, 4), lambda: torch.zeros(3, 4, dtype=torch.float16), lambda: torch.zeros(5)),
+        "tensorflow": (
+            lambda: tf.zeros((2, 3, 4), tf.float32),
+            lambda: tf.zeros((3, 4), tf.float16),
+            lambda: tf.zeros((5,), tf.float32),
+        ),
+        "jax": (
+            lambda: jnp.zeros((2, 3, 4), jnp.float32),
+            lambda: jnp.zeros((3, 4), jnp.float16),
+            lambda: jnp.zeros((5,), jnp.float32),
+        ),
+        "torch": (
+            lambda: torch.zeros(2, 3, 4, dtype=torch.float32),
+            lambda: torch.zeros(3, 4, dtype=torch.float16),
+            lambda: torch.zeros(5, dtype=torch.float32),
+        ),
     }
     ops = {
         "tensorflow": spatial_ops.tensorflow.spatial_dense,
