@@ -163,7 +163,7 @@ import torch
 from torch.utils import cpp_extension
 print(json.dumps({"version": torch.__version__, "include_dirs": cpp_extension.include_paths(),
                   "library_dir": cpp_extension.library_paths()[0],
-                  "cxx11_abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cuda": torch.version.cuda is not None}))
+                  "cxx11_abi": int(torch.compiled_with_cxx11_abi()), "cuda": torch.version.cuda is not None}))
 """
 
 
