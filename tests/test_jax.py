@@ -135,3 +135,24 @@ def test_bad_input_names_the_shapes():
         sjax.spatial_dense(x, jnp.ones((3, 4), jnp.float32), reduce_axis=0)
     with pytest.raises(ValueError, match="supported dtypes"):
         sjax.spatial_dense(jnp.zeros((2, 3), jnp.int32), jnp.ones((3,), jnp.int32))
+
+
+def test_the_library_lists_its_targets_per_platform():
+    """The custom-call targets and handlers come from the library
+    (spatial_ops_ffi_targets), CUDA ones exactly when it has the CUDA kernels."""
+    import ctypes
+
+    from spatial_ops import _core
+    from spatial_ops.jax import _loader
+
+    listed = _loader._targets_of(ctypes.CDLL(str(_loader._LIBRARY)))
+    platforms = ["cpu", "CUDA"] if _core.built_with_cuda else ["cpu"]
+    assert [(op, platform) for op, _, platform, _ in listed] == [
+        (op, platform) for platform in platforms for op in ("forward", "backward")
+    ]
+    assert {op: target for op, target, _, _ in listed} == {
+        "forward": "spatial_ops_spatial_dense",
+        "backward": "spatial_ops_spatial_dense_grad",
+    }
+    assert all(handler for *_, handler in listed)
+    assert sjax.register_handlers() == (("cpu", "gpu", "cuda") if _core.built_with_cuda else ("cpu",))

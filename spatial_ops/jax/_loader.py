@@ -13,23 +13,40 @@ from .._build import build_info, rebuild_command
 # The build puts the library at the package's top level, beside _core.
 _LIBRARY = Path(__file__).parent.parent / "_spatial_ops_jax.so"
 
-# The custom-call targets (csrc/xla_ffi/spatial_dense_ffi.h) and the handler
-# symbols registered under them, per XLA platform; a library built without
-# the CUDA kernels has no CUDA symbols.
-FORWARD_TARGET = "spatial_ops_spatial_dense"
-BACKWARD_TARGET = "spatial_ops_spatial_dense_grad"
-_HANDLERS = {
-    "cpu": {FORWARD_TARGET: "SpatialOpsSpatialDenseHost", BACKWARD_TARGET: "SpatialOpsSpatialDenseGradHost"},
-    "CUDA": {FORWARD_TARGET: "SpatialOpsSpatialDenseCuda", BACKWARD_TARGET: "SpatialOpsSpatialDenseGradCuda"},
-}
 # jax.default_backend() names of each XLA platform.
 _BACKENDS = {"cpu": ("cpu",), "CUDA": ("gpu", "cuda")}
 
 
+class _FfiTarget(ctypes.Structure):
+    """One entry of the library's spatial_ops_ffi_targets() (csrc/xla_ffi/jax_targets.cc)."""
+
+    _fields_ = [
+        ("op", ctypes.c_char_p),
+        ("target", ctypes.c_char_p),
+        ("platform", ctypes.c_char_p),
+        ("handler", ctypes.c_void_p),
+    ]
+
+
+def _targets_of(library):
+    """[(op, target, platform, handler address)] as the library lists them:
+    the target names are the C++ handlers' own, and a library built without
+    the CUDA kernels lists no CUDA handlers."""
+    listing = library.spatial_ops_ffi_targets
+    listing.restype = ctypes.POINTER(_FfiTarget)
+    entries, i = listing(), 0
+    targets = []
+    while entries[i].op is not None:
+        entry = entries[i]
+        targets.append((entry.op.decode(), entry.target.decode(), entry.platform.decode(), entry.handler))
+        i += 1
+    return targets
+
+
 @functools.lru_cache(maxsize=None)
-def register_handlers():
+def _register():
     """Registers the handlers for every platform the library has, and returns
-    the JAX backends they serve; raises an ImportError naming the rebuild
+    ({op: custom-call target}, the JAX backends they serve); raises an ImportError naming the rebuild
     command when the library is missing."""
     if not _LIBRARY.exists():
         built = build_info() is not None
@@ -44,11 +61,20 @@ def register_handlers():
         raise ImportError(
             f"spatial_ops: loading {_LIBRARY} failed ({error}); rebuild it: {rebuild_command()}"
         ) from None
-    backends = []
-    for platform, handlers in _HANDLERS.items():
-        if not all(hasattr(library, symbol) for symbol in handlers.values()):
-            continue
-        for target, symbol in handlers.items():
-            jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(getattr(library, symbol)), platform=platform)
-        backends += _BACKENDS[platform]
-    return tuple(backends)
+    targets = _targets_of(library)
+    for _, target, platform, handler in targets:
+        jax.ffi.register_ffi_target(target, jax.ffi.pycapsule(handler), platform=platform)
+    return {op: target for op, target, _, _ in targets}, tuple(
+        dict.fromkeys(name for _, _, platform, _ in targets for name in _BACKENDS[platform])
+    )
+
+
+def register_handlers():
+    """Registers the handlers (once) and returns the JAX backends they serve;
+    raises an ImportError naming the rebuild command when the library is missing."""
+    return _register()[1]
+
+
+def target(op):
+    """The custom-call target of "forward" or "backward", registered on first use."""
+    return _register()[0][op]

@@ -67,12 +67,12 @@ class Attrs:
 
 def _call_forward(attrs, x, kernel, bias):
     result = jax.ShapeDtypeStruct(attrs.output_shape(x.shape), x.dtype)
-    return jax.ffi.ffi_call(_loader.FORWARD_TARGET, result)(x, kernel, bias, **attrs.ffi_attributes())
+    return jax.ffi.ffi_call(_loader.target("forward"), result)(x, kernel, bias, **attrs.ffi_attributes())
 
 
 def _call_backward(attrs, dy, x, kernel, bias):
     results = tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (x, kernel, bias))
-    return jax.ffi.ffi_call(_loader.BACKWARD_TARGET, results)(dy, x, kernel, bias, **attrs.ffi_attributes())
+    return jax.ffi.ffi_call(_loader.target("backward"), results)(dy, x, kernel, bias, **attrs.ffi_attributes())
 
 
 def _as_spatial_axis(size, batched, x_like, weights):
