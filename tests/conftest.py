@@ -44,3 +44,24 @@ def _register_hypothesis_profiles():
 
 
 _register_hypothesis_profiles()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--each-test-once",
+        action="store_true",
+        help="run the first parametrization of each test function only: a check that every test runs in an "
+        "environment (the GPU machine's, without TensorFlow), not of every case, which the full run covers",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--each-test-once"):
+        return
+    first, repeated, seen = [], [], set()
+    for item in items:
+        function = item.nodeid.split("[", 1)[0]
+        (repeated if function in seen else first).append(item)
+        seen.add(function)
+    config.hook.pytest_deselected(items=repeated)
+    items[:] = first

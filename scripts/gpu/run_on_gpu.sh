@@ -11,7 +11,8 @@
 #     --dry-run  CI, on a machine without a GPU: the same build (the CUDA code
 #              compiled, and the PyTorch CUDA operators syntax-checked, which a
 #              CPU PyTorch cannot build), the carried set assembled and measured,
-#              the suites and the benchmark run on the CPU, the sanitizers skipped.
+#              each test of the suites once and the benchmark run on the CPU, the
+#              sanitizers skipped.
 #   PYTHON     the interpreter with PyTorch and JAX (python3); for the dry run,
 #              a virtual environment of requirements-without-tf.txt is made instead
 #
@@ -57,7 +58,14 @@ if [ $dry_run -eq 1 ]; then
   device=cpu
   venv="$PWD/build/venv-without-tf"
   python="$venv/bin/python"
+  # Every case runs in CI's full suite (with TensorFlow); here each test
+  # function runs once, proving it runs without TensorFlow. One CUDA
+  # architecture proves the CUDA code compiles.
+  test_scope=(--each-test-once)
+  archs=90
 else
+  test_scope=()
+  archs=""
   device=cuda
   python="${PYTHON:-python3}"
 fi
@@ -81,7 +89,6 @@ build() {
   if "$python" -c "import tensorflow" 2>/dev/null; then
     echo "this environment has TensorFlow; the GPU machines have none, so neither may this build"; return 1
   fi
-  local archs=""
   if command -v nvidia-smi >/dev/null && nvidia-smi >/dev/null 2>&1; then
     archs="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '. ')"
   fi
@@ -132,7 +139,7 @@ for step in "${steps[@]}"; do
   start=$SECONDS
   case "$step" in
     build) build ;;
-    test) pytest_on_device -n auto "${SUITES[@]}" ;;
+    test) pytest_on_device -n auto "${test_scope[@]}" "${SUITES[@]}" ;;
     memcheck | racecheck) sanitize "$step" ;;
     bench) bench ;;
     *) echo "unknown step '$step'" >&2; exit 2 ;;
