@@ -1,5 +1,5 @@
 """The activation catalogue every test and benchmark runs
-(helpers/activation_catalogue.py) says what the op really does: each
+(spatial_ops/testing/activation_catalogue.py) says what the op really does: each
 entry's Keras activation resolves to exactly its table row and parameters,
 every row of the C++ activation table has an entry, and every fused Keras
 activation name resolves to a row of that table."""
@@ -7,9 +7,9 @@ activation name resolves to a row of that table."""
 import pytest
 
 import spatial_ops
-from helpers.activation_catalogue import CATALOGUE
 from spatial_ops import _core
 from spatial_ops.activations import resolve
+from spatial_ops.testing.activation_catalogue import CATALOGUE
 
 pytestmark = pytest.mark.sanitized
 

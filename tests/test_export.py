@@ -14,9 +14,9 @@ import pytest
 import tensorflow as tf
 
 import spatial_ops
-from helpers.activation_catalogue import CATALOGUE
 from helpers.processes import env_with_another_keras_backend, run_python
 from helpers.support import assert_close
+from spatial_ops.testing.activation_catalogue import CATALOGUE
 
 HEIGHT, WIDTH = 8, 6
 EXTENSIONS = {"tf_saved_model": "", "litert": ".tflite", "onnx": ".onnx"}

@@ -21,7 +21,7 @@ import numpy as np
 import jax, jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec as P
 import spatial_ops.jax as sjax
-from helpers.criteria import assert_close
+from spatial_ops.testing.criteria import assert_close
 
 assert len(jax.devices()) == 2
 rng = np.random.default_rng(int(sys.argv[1]))
@@ -55,7 +55,7 @@ import sys
 import numpy as np
 import keras
 import spatial_ops
-from helpers.criteria import assert_close
+from spatial_ops.testing.criteria import assert_close
 
 assert keras.backend.backend() == "jax"
 rng = np.random.default_rng(int(sys.argv[1]))

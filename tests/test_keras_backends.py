@@ -77,7 +77,7 @@ COMPOSITE_TRAINS = """
 import numpy as np
 import keras
 import spatial_ops
-from helpers.criteria import assert_close
+from spatial_ops.testing.criteria import assert_close
 assert keras.backend.backend() == "jax"
 keras.utils.set_random_seed(3)
 layer = spatial_ops.SpatialDense(activation="gelu", kernel_initializer="random_normal",

@@ -31,9 +31,9 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import numpy as np  # noqa: E402
 
+from spatial_ops.testing.criteria import TOLERANCES  # noqa: E402  (the tests' per-dtype tolerances)
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers.criteria import TOLERANCES  # noqa: E402  (the tests' per-dtype tolerances)
 
 # Targets at 1024x256x256 float32 (256 MiB): a fraction of the copy's
 # bandwidth per pass, speed-ups over the framework's compiler, and the host

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the helpers package
-from helpers import activation_catalogue, criteria  # noqa: E402
+from spatial_ops.testing import activation_catalogue, criteria  # noqa: E402
 
 TOLERANCES = criteria.TOLERANCES
 DTYPES = ("float64", "float32", "bfloat16", "float16")

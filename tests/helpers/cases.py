@@ -9,8 +9,8 @@ import dataclasses
 import ml_dtypes
 import numpy as np
 
-from helpers import activation_catalogue, criteria
 from spatial_ops import Activation
+from spatial_ops.testing import activation_catalogue, criteria
 
 DTYPE_NAMES = ("float16", "bfloat16", "float32", "float64")
 

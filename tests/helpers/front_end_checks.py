@@ -21,7 +21,7 @@ from helpers.cases import (
     draw_operands,
     numpy_dtype,
 )
-from helpers.criteria import assert_close
+from spatial_ops.testing.criteria import assert_close
 
 # The TensorFlow op is the bitwise yardstick where TensorFlow is installed;
 # installed but broken fails the tests rather than skipping the comparison.

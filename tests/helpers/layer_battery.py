@@ -18,7 +18,7 @@ import numpy as np
 from keras.src.testing import TestCase
 
 import spatial_ops
-from helpers.criteria import assert_close
+from spatial_ops.testing.criteria import assert_close
 
 HEIGHT, WIDTH = 4, 3
 

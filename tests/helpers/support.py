@@ -6,8 +6,9 @@ each activation as a user passes it, the reductions)."""
 import tensorflow as tf
 
 import spatial_ops
-from helpers import cases, criteria
+from helpers import cases
 from helpers.cases import ACTIVATION_IDS, ACTIVATIONS, REDUCTIONS_3D, REDUCTIONS_4D  # noqa: F401
+from spatial_ops.testing import criteria
 
 TOLERANCES = {tf.as_dtype(name): tol for name, tol in criteria.TOLERANCES.items()}
 DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)

@@ -1,8 +1,8 @@
-"""The activations every test and benchmark runs, written once and
-importable without TensorFlow or Keras (the GPU machines have neither): for
+"""The activations every test and benchmark runs, written once, with NumPy
+alone (the GPU machines have no TensorFlow): for
 each, the Keras activation a user passes, the row of the C++ activation
 table and the parameters it resolves to, and the z values where it or its
-derivatives jump. test_activation_catalogue.py checks each entry against
+derivatives jump. tests/test_activation_catalogue.py checks each entry against
 spatial_ops.activations.resolve, and that every row of the table is here."""
 
 import dataclasses

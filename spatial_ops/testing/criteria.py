@@ -1,5 +1,5 @@
-"""The pass criteria every test shares, importable without TensorFlow (the
-GPU tests run where there is none): the per-dtype tolerances, stated here
+"""The pass criteria every test and benchmark shares, with NumPy alone (the
+GPU tests run where there is no TensorFlow): the per-dtype tolerances, stated here
 and nowhere else, the comparison with a reference, and operands drawn with
 z = x * kernel + bias away from an activation's kinks."""
 
