@@ -19,7 +19,7 @@ import argparse
 
 import numpy as np
 import tensorflow as tf
-from activation_rows import every_activation
+from harness import every_activation
 from scipy import special
 
 from spatial_ops import _core

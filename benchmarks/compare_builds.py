@@ -1,103 +1,54 @@
-"""Two builds of spatial_ops side by side: the same kernels through _core on
-one thread, in cache, each build in its own processes, alternating, and
-whether every output is bitwise the same.
+"""Two builds of spatial_ops side by side: the kernels alone
+(benchmarks/test_bench_kernels.py: one thread, in cache, every activation,
+dtype and pass) in a process of each build, the builds taking turns for
+--rounds rounds, and whether every output is bitwise the same.
 
-    .venv/bin/python benchmarks/compare_builds.py OLD NEW [--rounds 2] [--activations relu tanh ...]
+    .venv/bin/python benchmarks/compare_builds.py OLD NEW [--rounds 2] [-k PYTEST_SELECTION]
 
 OLD and NEW are folders holding an installed `spatial_ops` package (for
-example `pip install --no-deps --target /tmp/old <checkout>`). Prints
-ns per element, the minimum over rounds of each process's median, and
-new/old for forward and backward passes, unreduced and reduced.
-"""
+example `pip install --no-deps --target /tmp/old <checkout>`). Prints ns per
+element, the lowest over rounds of each process' median, and new/old."""
 
 import argparse
-import hashlib
 import json
-import os
-import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-QUICK = os.environ.get("SPATIAL_OPS_BENCH_QUICK") == "1"  # CI's smoke run
-SHAPE = (2, 1, 8, 8) if QUICK else (64, 1, 128, 128)  # [B, A, R, C]: 1 Mi elements, in cache
-ACTIVATIONS = ("relu", "gelu", "sigmoid", "silu", "tanh", "elu")
-PARAMS = {"elu": [1.0], "celu": [1.0], "leaky_relu": [0.2]}  # the rest here take none
-DTYPES = ("float32", "float16", "float64")
-# name: (reduction, reduce_begin, reduce_end, backward)
-PASSES = {
-    "forward": ("none", 2, 3, False),
-    "backward": ("none", 2, 3, True),
-    "forward, sum over C": ("sum", 3, 4, False),
-    "forward, sum over R": ("sum", 2, 3, False),
-    "backward, sum over C": ("sum", 3, 4, True),
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import run_session  # noqa: E402
 
 
-def measure(activations):
-    """Child: {case: ns per element} and {case: digest of the outputs}, this build."""
-    import numpy as np
-    from activation_cost import median_seconds
-
-    from spatial_ops import _core
-
-    rng = np.random.default_rng(0)
-    timings, digests = {}, {}
-    for dtype in DTYPES:
-        x, dy_full = (rng.normal(size=SHAPE).astype(dtype) for _ in range(2))
-        kernel, bias = (rng.normal(size=SHAPE[1:]).astype(dtype) for _ in range(2))
-        for activation in activations:
-            params = PARAMS.get(activation, [])
-            for name, (reduction, begin, end, backward) in PASSES.items():
-                y = _core.forward(x, kernel, bias, activation, params, reduction, reduce_begin=begin, reduce_end=end)
-                dy = dy_full if reduction == "none" else rng.normal(size=y.shape).astype(dtype)
-                if backward:
-                    run = lambda: _core.backward(
-                        dy, x, kernel, bias, activation, params, reduction, reduce_begin=begin, reduce_end=end
-                    )
-                else:
-                    run = lambda: _core.forward(
-                        x, kernel, bias, activation, params, reduction, reduce_begin=begin, reduce_end=end
-                    )
-                key = f"{dtype} {activation} {name}"
-                timings[key] = median_seconds(run, repeats=1 if QUICK else 21) * 1e9 / x.size
-                outputs = run()
-                digests[key] = hashlib.sha1(
-                    b"".join(a.tobytes() for a in (outputs if isinstance(outputs, tuple) else (outputs,)))
-                ).hexdigest()
-    return timings, digests
-
-
-def run_build(folder, activations):
-    env = dict(os.environ, PYTHONPATH=folder, OMP_NUM_THREADS="1")
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", "--activations", *activations],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def per_case(path):
+    """{case: (ns per element, digest)} of one session's JSON."""
+    benchmarks = json.loads(Path(path).read_text())["benchmarks"]
+    return {
+        b["name"]: (b["stats"]["median"] * 1e9 / b["extra_info"]["elements"], b["extra_info"]["digest"])
+        for b in benchmarks
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("old", nargs="?")
-    parser.add_argument("new", nargs="?")
+    parser.add_argument("old")
+    parser.add_argument("new")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--activations", nargs="+", default=list(ACTIVATIONS))
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("-k", dest="selection", help="pytest -k expression over test_kernels' cases")
+    parser.add_argument("--quick", action="store_true", help="tiny inputs, one call each (CI's smoke run)")
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.activations)))
-        return
     runs = {"old": [], "new": []}
-    for _ in range(args.rounds):
-        for which, folder in (("old", args.old), ("new", args.new)):
-            runs[which].append(run_build(folder, args.activations))
-    best = {which: {key: min(r[0][key] for r in rs) for key in rs[0][0]} for which, rs in runs.items()}
-    differ = [key for key in runs["old"][0][1] if runs["old"][0][1][key] != runs["new"][0][1][key]]
+    with tempfile.TemporaryDirectory() as folder:
+        for round_ in range(args.rounds):
+            for which in runs:
+                environment = {"PYTHONPATH": str(Path(getattr(args, which)).resolve())}
+                extra = ["-k", args.selection] if args.selection else []
+                run_session(f"{which}-{round_}", ["kernels"], environment, [], Path(folder), args.quick, extra)
+                runs[which].append(per_case(Path(folder) / f"{which}-{round_}.json"))
+    best = {which: {case: min(r[case][0] for r in rounds) for case in rounds[0]} for which, rounds in runs.items()}
+    differ = [case for case in runs["old"][0] if runs["old"][0][case][1] != runs["new"][0][case][1]]
     print("| case | old ns/el | new ns/el | new/old |\n|---|---|---|---|")
-    for key, old in best["old"].items():
-        print(f"| {key} | {old:.3f} | {best['new'][key]:.3f} | {best['new'][key] / old:.2f} |")
+    for case, old in best["old"].items():
+        print(f"| {case} | {old:.3f} | {best['new'][case]:.3f} | {best['new'][case] / old:.2f} |")
     print(f"\noutputs bitwise equal: {'all' if not differ else 'not ' + ', '.join(differ)}")
 
 

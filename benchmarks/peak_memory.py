@@ -50,8 +50,8 @@ def measure(implementation, activation, reduce_axis, size):
     import tensorflow as tf
 
     sys.path.insert(0, str(HERE))
-    from test_bench_cpu import IMPLEMENTATIONS as FUNCTIONS
-    from test_bench_cpu import one_add
+    from test_bench_tensorflow import IMPLEMENTATIONS as FUNCTIONS
+    from test_bench_tensorflow import one_add
 
     import spatial_ops
 

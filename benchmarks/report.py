@@ -1,191 +1,154 @@
-"""Runs the CPU benchmark suite and writes BENCHMARKS.md (a table of every
-time as a ratio to the streaming floor and to each composite peer) and
-benchmarks/speedup.png (fused speed-up against size).
+"""Runs the benchmark suites, each in the process environment it needs, and
+renders their pytest-benchmark JSON into BENCHMARKS.md (a summary per
+backend and CPU build, with plots), the detailed tables it links
+(benchmarks/results/*.md) and the summary in README.md.
 
-    .venv/bin/python benchmarks/report.py            # full run, 7 to 16 minutes on 2 cores (the machine's load varies)
-    .venv/bin/python benchmarks/report.py --json run.json   # re-render a saved run
+    .venv/bin/python benchmarks/report.py                 # measure everything, then render
+    .venv/bin/python benchmarks/report.py --only jax torch  # measure these sessions, then render
+    .venv/bin/python benchmarks/report.py --render         # render the saved JSON only
+    .venv/bin/python benchmarks/report.py --quick --results DIR  # CI: tiny sizes, one call each
 
-A full run also measures training-step peak memory (benchmarks/peak_memory.py)
-and each activation's compute cost (benchmarks/activation_cost.py), and keeps
-their tables in benchmarks/last_peak_memory.md and last_activation_cost.md for
-re-rendering; and, committed, the tables of benchmarks/first_touch.py
-(last_first_touch.md), against_xla.py in the AVX2 build and the widest
-(last_against_xla.md: AVX2 forced where the CPU has a wider one), xla_step.py (last_xla_step.md), accuracy.py
-(last_accuracy.md) and
-backends.py (last_backends.md, with its plot backends.png). The GPU section is benchmarks/gpu/last_gpu_benchmark.md, the
-latest run of scripts/gpu/run_on_gpu.sh on a GPU machine, as committed.
-
-The floor is the bytes a pass must move over the bandwidth of a large copy
-measured in the same run: forward reads x and writes y; a training step also
-reads dy and x again and writes dx. A tape writes dy itself (tf.ones_like(y)),
-timed alone as the 'fill'.
+A session is one pytest process over one benchmark module, with its own
+environment: a Keras backend, a TensorFlow CPU allocator
+(benchmarks/tf_allocators.py), a CPU build of the kernels forced narrower
+(SPATIAL_OPS_CPU_ISA, XLA capped alike). Its JSON is
+benchmarks/results/<session>.json, committed with the tables. Times are
+pytest-benchmark's medians of whole calls; the spread column is the
+interquartile range over the median. Peak memory (peak_memory.py) and
+accuracy (accuracy.py) measure no time and stay scripts; their tables are
+rendered here too.
 """
 
 import argparse
 import collections
+import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PEERS = ("eager", "tf.function", "xla")
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from harness import floor_seconds, size_id  # noqa: E402
+from tf_allocators import ALLOCATORS  # noqa: E402
+
+XLA_ISA_NAMES = {"avx2": "AVX2", "avx512": "AVX512", "baseline": "AVX"}
+TF_PEERS = ("eager", "tf.function", "xla")
+SUMMARY_START, SUMMARY_END = "<!-- benchmarks summary: begin -->", "<!-- benchmarks summary: end -->"
 
 
-def run_suite(json_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(ROOT / "benchmarks"),
-            "--benchmark-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--benchmark-json={json_path}",
-        ],
-        check=True,
-        env=env,
-        cwd=tempfile.gettempdir(),
+# ---- sessions: which module runs in which environment ----
+
+
+def sessions(quick=False):
+    """{name: (modules, environment, selected cases)} of a full run. A quick
+    run (CI's smoke run) puts the modules of each Keras backend in one
+    process, with one allocator and the native CPU build."""
+    from spatial_ops import _core
+
+    tensorflow_modules = ["tensorflow", "xla_step", "kernels", "against_xla", "first_touch", "keras_model"]
+    if quick:
+        return {
+            "tensorflow": (tensorflow_modules, {}, []),
+            "jax": (["jax", "keras_model"], {"KERAS_BACKEND": "jax"}, []),
+            "torch": (["torch", "keras_model"], {"KERAS_BACKEND": "torch"}, []),
+        }
+    native = _core.active_cpu_isa()
+    isas = [None] + (["avx2"] if native not in ("avx2", "baseline") and "avx2" in _core.supported_cpu_isas() else [])
+    found = {name: ([name], {}, []) for name in ("tensorflow", "xla_step", "kernels")}
+    for backend in ("jax", "torch"):
+        found[backend] = ([backend], {"KERAS_BACKEND": backend}, [])
+    for backend in ("tensorflow", "jax", "torch"):
+        found[f"keras_model-{backend}"] = (["keras_model"], {"KERAS_BACKEND": backend}, [])
+    for allocator in ALLOCATORS:
+        environment = dict(ALLOCATORS[allocator], SPATIAL_OPS_BENCH_ALLOCATOR=allocator)
+        for isa in isas:
+            forced = {}
+            if isa:
+                forced = {"SPATIAL_OPS_CPU_ISA": isa, "XLA_FLAGS": f"--xla_cpu_max_isa={XLA_ISA_NAMES[isa]}"}
+            found[f"against_xla-{allocator}-{isa or native}"] = (["against_xla"], environment | forced, [])
+        # The first call of a process: each case alone in a fresh one.
+        for pass_ in ("forward", "training step"):
+            found[f"first_touch-{allocator}-first-{pass_.replace(' ', '_')}"] = (
+                ["first_touch"],
+                environment,
+                [f"test_first_call[{pass_}]"],
+            )
+        found[f"first_touch-{allocator}-later"] = (["first_touch"], environment, ["test_later_calls"])
+    return found
+
+
+def module_path(module):
+    return HERE / f"test_bench_{module}.py"
+
+
+def run_session(name, modules, environment, selection, results, quick=False, pytest_args=()):
+    """One pytest process over the modules (short names: "jax" is
+    test_bench_jax.py), the cases in selection or all; its JSON in
+    results/<name>.json."""
+    path = results / f"{name}.json"
+    targets = [f"{module_path(m)}::{case}" for m in modules for case in selection] or list(
+        map(str, map(module_path, modules))
     )
-
-
-def parse(json_path):
-    data = json.loads(Path(json_path).read_text())
-    copies, reads, fills, adds, times = {}, {}, {}, {}, collections.defaultdict(dict)
-    halves, every = collections.defaultdict(dict), {}
-    for bench in data["benchmarks"]:
-        params, median = bench["params"], bench["stats"]["median"]
-        if bench["name"].startswith("test_fused_every_activation"):
-            every[(tuple(params["size"]), params["table_row"], params["pass_"], params["reduce_axis"])] = median
-            continue
-        if bench["name"].startswith("test_fused_half_types"):
-            halves[_pass_key(params)][params["dtype"]] = median
-            continue
-        if bench["name"].startswith("test_copy_floor"):
-            copies[tuple(params["size"])] = median
-            continue
-        if bench["name"].startswith("test_read_floor"):
-            reads[tuple(params["size"])] = median
-            continue
-        if bench["name"].startswith("test_tape_fill"):
-            fills[tuple(params["size"])] = median
-            continue
-        if bench["name"].startswith("test_one_tf_add"):
-            adds[(tuple(params["size"]), params["pass_"])] = median
-            continue
-        times[_pass_key(params)][params["implementation"]] = median
-    return data, copies, reads, fills, adds, times, halves, every
-
-
-def _pass_key(params):
-    """(size, pass, activation, reduce_axis) of a timed pass."""
-    return tuple(params["size"]), params["pass_"], params["activation"], params["reduce_axis"]
-
-
-def floor_seconds(size, pass_, reduce_axis, copy_seconds):
-    """Bytes moved over the copy's bandwidth, in units of x."""
-    out = 1.0 / size[-1] if reduce_axis == -1 else 1.0  # y relative to x
-    x_units = 1 + out if pass_ == "forward" else (1 + out) + (out + 2)
-    return copy_seconds * x_units / 2  # the copy moved 2 x
-
-
-def machine(data):
-    info = data.get("machine_info", {})
-    cpu = info.get("cpu", {}).get("brand_raw") or platform.processor()
-    import tensorflow as tf  # noqa: PLC0415 (only for the version string)
-
-    from spatial_ops import _core  # noqa: PLC0415
-
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, TensorFlow "
-        f"{tf.__version__}, spatial_ops CPU build: {_core.active_cpu_isa()}"
-    )
-
-
-def table(copies, fills, adds, times):
-    head = (
-        "| size (float32) | pass | activation | reduce | fused ms | / floor | / (floor + fill) | / tf.add | "
-        "vs eager | vs tf.function | vs XLA |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-    rows = []
-    order = lambda item: (_elements(item[0][0]), item[0][1], item[0][2], str(item[0][3]))
-    for (size, pass_, activation, reduce_axis), t in sorted(times.items(), key=order):
-        fused = t["fused"]
-        floor = floor_seconds(size, pass_, reduce_axis, copies[size])
-        with_fill = ""
-        if pass_ == "training_step" and reduce_axis is None and size in fills:
-            with_fill = f"{fused / (floor + fills[size]):.2f}"
-        peers = " | ".join(f"{t[p] / fused:.2f}x" for p in PEERS)
-        add = adds.get((size, pass_))
-        rows.append(
-            f"| {'x'.join(map(str, size))} | {pass_} | {activation} | {reduce_axis} | "
-            f"{fused * 1e3:.3f} | {fused / floor:.2f} | {with_fill} | "
-            f"{'' if add is None else f'{fused / add:.2f}'} | {peers} |"
-        )
-    return head + "\n".join(rows) + "\n"
-
-
-def read_table(copies, reads, times):
-    """Reduced forwards against a pure read of x (tf.reduce_sum, all cores)."""
-    rows = [
-        "| size (float32) | copy ms | read ms | activation | fused reduced forward ms | / read | XLA / read |",
-        "|---|---|---|---|---|---|---|",
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *targets,
+        *pytest_args,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-only",
     ]
-    for (size, pass_, activation, reduce_axis), t in sorted(times.items(), key=lambda i: (_elements(i[0][0]), i[0][2])):
-        if pass_ != "forward" or reduce_axis is None or size not in reads:
-            continue
-        read = reads[size]
-        rows.append(
-            f"| {'x'.join(map(str, size))} | {copies[size] * 1e3:.3f} | {read * 1e3:.3f} | {activation} | "
-            f"{t['fused'] * 1e3:.3f} | {t['fused'] / read:.2f} | {t['xla'] / read:.2f} |"
-        )
-    return "\n".join(rows) + "\n"
+    command.append(f"--benchmark-json={path}")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **environment)
+    if quick:
+        env["SPATIAL_OPS_BENCH_QUICK"] = "1"
+        command += ["--benchmark-min-rounds=1", "--benchmark-max-time=0", "--benchmark-warmup=off"]
+    print(f"== {name}: {' '.join(f'{k}={v}' for k, v in environment.items())} pytest {' '.join(modules)}", flush=True)
+    # From a folder outside the checkout: the installed spatial_ops, not the source tree.
+    subprocess.run(command, env=env, cwd=tempfile.gettempdir(), check=True)
 
 
-def half_table(halves, times):
-    """Fused half-type times over the fused float32 time of the same pass:
-    the same elements, so the ratio of their times per element."""
-    rows = [
-        "| size | pass | activation | reduce | float32 ms | float16 ms | bfloat16 ms | float16 / float32 "
-        "| bfloat16 / float32 |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for key, t in sorted(halves.items(), key=lambda i: (i[0][1], i[0][2], str(i[0][3]))):
-        size, pass_, activation, reduce_axis = key
-        f32 = times[key]["fused"]
-        rows.append(
-            f"| {'x'.join(map(str, size))} | {pass_} | {activation} | {reduce_axis} | {f32 * 1e3:.3f} | "
-            f"{t['float16'] * 1e3:.3f} | {t['bfloat16'] * 1e3:.3f} | {t['float16'] / f32:.2f} | "
-            f"{t['bfloat16'] / f32:.2f} |"
-        )
-    return "\n".join(rows) + "\n"
+def run_scripts(results, quick):
+    """The measurements that are not timings, as markdown tables."""
+    import accuracy
+    import peak_memory
+
+    (results / "peak_memory.md").write_text(peak_memory.table((8, 3, 3) if quick else (1024, 256, 256)))
+    (results / "accuracy.md").write_text(accuracy.table(step=400_009) if quick else accuracy.table())
 
 
-def every_table(copies, reads, fills, every):
-    """Each fused activation's forward and training step over its floor."""
-    rows = [
-        "| size | activation | forward / floor | reduced forward / read | training step / floor "
-        "| / (floor + fill) | reduced training step / floor |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for size, table_row in sorted({(k[0], k[1]) for k in every}, key=lambda k: (_elements(k[0]), k[1])):
-        t = lambda pass_, reduce_axis: every[(size, table_row, pass_, reduce_axis)]  # noqa: E731
-        floor = lambda pass_, reduce_axis: floor_seconds(size, pass_, reduce_axis, copies[size])  # noqa: E731
-        step = t("training_step", None)
-        rows.append(
-            f"| {'x'.join(map(str, size))} | {table_row} | "
-            f"{t('forward', None) / floor('forward', None):.2f} | "
-            f"{t('forward', -1) / reads[size]:.2f} | {step / floor('training_step', None):.2f} | "
-            f"{step / (floor('training_step', None) + fills[size]):.2f} | "
-            f"{t('training_step', -1) / floor('training_step', -1):.2f} |"
-        )
-    return "\n".join(rows) + "\n"
+# ---- reading the JSON ----
+
+
+def load(results):
+    """{session: pytest-benchmark's JSON} of every saved session."""
+    return {path.stem: json.loads(path.read_text()) for path in sorted(results.glob("*.json"))}
+
+
+def benchmarks_of(runs, module):
+    """(session, benchmark) of every benchmark of the module (short name)."""
+    source = f"test_bench_{module}.py::"
+    return [(name, bench) for name, run in runs.items() for bench in run["benchmarks"] if source in bench["fullname"]]
+
+
+def _median(bench):
+    return bench["stats"]["median"]
+
+
+def _spread(bench):
+    stats = bench["stats"]
+    return stats["iqr"] / stats["median"] if stats["median"] else 0.0
+
+
+def _ms(seconds):
+    ms = seconds * 1e3
+    return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}" if ms < 100 else f"{ms:.0f}"
 
 
 def _elements(size):
@@ -195,186 +158,460 @@ def _elements(size):
     return n
 
 
-def plot(times, path):
-    import matplotlib  # noqa: PLC0415
+def machine(runs):
+    """Where and when the sessions ran, from their JSON."""
+    run = next(iter(runs.values()))
+    info = run["machine_info"]
+    dates = sorted(r["datetime"][:10] for r in runs.values())
+    builds = sorted(
+        {b["extra_info"]["cpu_build"] for r in runs.values() for b in r["benchmarks"] if "cpu_build" in b["extra_info"]}
+    )
+    return (
+        f"{info['cpu'].get('brand_raw', info.get('processor', ''))}, {info['cpu'].get('count', '?')} cores, "
+        f"Python {info['python_version']}; CPU builds of the kernels measured: {', '.join(builds)}; "
+        f"run {dates[0]}{f' to {dates[-1]}' if dates[-1] != dates[0] else ''}"
+    )
+
+
+# ---- TensorFlow: the fused op against its peers, with the floors ----
+
+
+def tensorflow_times(runs):
+    floors, times = collections.defaultdict(dict), collections.defaultdict(dict)
+    halves, every, adds = collections.defaultdict(dict), {}, {}
+    for _, bench in benchmarks_of(runs, "tensorflow"):
+        params, median, test = bench["params"], _median(bench), bench["name"].split("[")[0]
+        size = tuple(params["size"])
+        if test in ("test_copy_floor", "test_read_floor", "test_tape_fill"):
+            floors[size][test] = median
+        elif test == "test_one_tf_add":
+            adds[(size, params["pass_"])] = median
+        elif test == "test_fused_half_types":
+            halves[(size, params["pass_"], params["activation"], params["reduce_axis"])][params["dtype"]] = median
+        elif test == "test_fused_every_activation":
+            every[(size, params["table_row"], params["pass_"], params["reduce_axis"])] = median
+        else:
+            times[(size, params["pass_"], params["activation"], params["reduce_axis"])][params["implementation"]] = (
+                median
+            )
+    return floors, times, halves, every, adds
+
+
+def tensorflow_table(floors, times, adds):
+    lines = [
+        "| size (float32) | pass | activation | reduce | fused ms | / floor | / (floor + fill) | / tf.add | "
+        "vs eager | vs tf.function | vs XLA |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    order = lambda item: (_elements(item[0][0]), item[0][1], item[0][2], str(item[0][3]))  # noqa: E731
+    for (size, pass_, activation, reduce_axis), t in sorted(times.items(), key=order):
+        fused = t["fused"]
+        floor = floor_seconds(size, pass_, reduce_axis, floors[size]["test_copy_floor"])
+        with_fill = ""
+        if pass_ == "training_step" and reduce_axis is None:
+            with_fill = f"{fused / (floor + floors[size]['test_tape_fill']):.2f}"
+        add = adds.get((size, pass_))
+        lines.append(
+            f"| {size_id(size)} | {pass_} | {activation} | {reduce_axis} | {_ms(fused)} | {fused / floor:.2f} | "
+            f"{with_fill} | {'' if add is None else f'{fused / add:.2f}'} | "
+            + " | ".join(f"{t[p] / fused:.2f}x" for p in TF_PEERS)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def read_table(floors, times):
+    lines = [
+        "| size (float32) | copy ms | read ms | activation | fused reduced forward ms | / read | XLA / read |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (size, pass_, activation, reduce_axis), t in sorted(times.items(), key=lambda i: (_elements(i[0][0]), i[0][2])):
+        if pass_ != "forward" or reduce_axis is None:
+            continue
+        read = floors[size]["test_read_floor"]
+        lines.append(
+            f"| {size_id(size)} | {_ms(floors[size]['test_copy_floor'])} | {_ms(read)} | {activation} | "
+            f"{_ms(t['fused'])} | {t['fused'] / read:.2f} | {t['xla'] / read:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def half_table(halves, times):
+    lines = [
+        "| size | pass | activation | reduce | float32 ms | float16 ms | bfloat16 ms | float16 / float32 "
+        "| bfloat16 / float32 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, t in sorted(halves.items(), key=lambda i: (i[0][1], i[0][2], str(i[0][3]))):
+        size, pass_, activation, reduce_axis = key
+        f32 = times[key]["fused"]
+        lines.append(
+            f"| {size_id(size)} | {pass_} | {activation} | {reduce_axis} | {_ms(f32)} | {_ms(t['float16'])} | "
+            f"{_ms(t['bfloat16'])} | {t['float16'] / f32:.2f} | {t['bfloat16'] / f32:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def every_table(floors, every):
+    lines = [
+        "| size | activation | forward / floor | reduced forward / read | training step / floor "
+        "| / (floor + fill) | reduced training step / floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size, row in sorted({(k[0], k[1]) for k in every}, key=lambda k: (_elements(k[0]), k[1])):
+        t = lambda pass_, axis: every[(size, row, pass_, axis)]  # noqa: E731
+        floor = lambda pass_, axis: floor_seconds(size, pass_, axis, floors[size]["test_copy_floor"])  # noqa: E731
+        step = t("training_step", None)
+        lines.append(
+            f"| {size_id(size)} | {row} | {t('forward', None) / floor('forward', None):.2f} | "
+            f"{t('forward', -1) / floors[size]['test_read_floor']:.2f} | {step / floor('training_step', None):.2f} | "
+            f"{step / (floor('training_step', None) + floors[size]['test_tape_fill']):.2f} | "
+            f"{t('training_step', -1) / floor('training_step', -1):.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def tensorflow_plot(times, path):
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for ax, pass_ in zip(axes, ("forward", "training_step")):
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for axis, pass_ in zip(axes, ("forward", "training_step")):
         for (activation, reduce_axis), marker in zip(sorted({(k[2], k[3]) for k in times}, key=str), "osd^v<>"):
-            for peer, style in zip(PEERS, ("-", "--", ":")):
-                keys = sorted(
-                    (k for k in times if k[1] == pass_ and k[2] == activation and k[3] == reduce_axis),
-                    key=lambda k: _elements(k[0]),
-                )
-                sizes = [_elements(k[0]) * 4 / 2**20 for k in keys]
+            keys = sorted(
+                (k for k in times if k[1] == pass_ and k[2] == activation and k[3] == reduce_axis),
+                key=lambda k: _elements(k[0]),
+            )
+            sizes = [_elements(k[0]) * 4 / 2**20 for k in keys]
+            for peer, style in zip(TF_PEERS, ("-", "--", ":")):
                 speedups = [times[k][peer] / times[k]["fused"] for k in keys]
-                ax.plot(sizes, speedups, style, marker=marker, label=f"{activation}, reduce {reduce_axis}, vs {peer}")
-        ax.axhline(1.0, color="gray", linewidth=0.8)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("x size (MiB, float32)")
-        ax.set_title(pass_.replace("_", " "))
+                axis.plot(sizes, speedups, style, marker=marker, label=f"{activation}, reduce {reduce_axis}, vs {peer}")
+        axis.axhline(1.0, color="gray", linewidth=0.8)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("x size (MiB, float32)")
+        axis.set_title(f"TensorFlow, {pass_.replace('_', ' ')}")
     axes[0].set_ylabel("speed-up of the fused op (peer time / fused time)")
     axes[1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+# ---- the other sessions ----
+
+
+def against_xla_table(runs):
+    rows = collections.defaultdict(dict)
+    for session, bench in benchmarks_of(runs, "against_xla"):
+        params = bench["params"]
+        rows[(session, params["table_row"], params["pass_"])][params["implementation"]] = bench
+    lines = [
+        "| allocator | CPU build | activation | pass | fused ms | XLA ms | vs XLA | fused faults | XLA faults |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (session, row, pass_), pair in rows.items():
+        fused, xla = pair["fused"], pair["xla"]
+        build = fused["extra_info"]["cpu_build"]
+        capped = fused["extra_info"]["xla_flags"]
+        lines.append(
+            f"| {fused['extra_info']['allocator']} | {build}{' (XLA capped alike)' if capped else ''} | {row} | "
+            f"{pass_} | {_ms(_median(fused))} | {_ms(_median(xla))} | {_median(xla) / _median(fused):.2f}x | "
+            f"{fused['extra_info']['minor_faults']:.0f} | {xla['extra_info']['minor_faults']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def against_xla_summary(runs):
+    """Per allocator and CPU build: the lowest and the median ratio over
+    every activation, per pass."""
+    ratios = collections.defaultdict(list)
+    pairs = collections.defaultdict(dict)
+    for session, bench in benchmarks_of(runs, "against_xla"):
+        params = bench["params"]
+        pairs[(session, params["table_row"], params["pass_"])][params["implementation"]] = bench
+    for (session, _, pass_), pair in pairs.items():
+        info = pair["fused"]["extra_info"]
+        ratios[(info["allocator"], info["cpu_build"], pass_)].append(_median(pair["xla"]) / _median(pair["fused"]))
+    lines = [
+        "| allocator | CPU build | pass | lowest vs XLA | median vs XLA | activations |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (allocator, build, pass_), values in sorted(ratios.items()):
+        values.sort()
+        lines.append(
+            f"| {allocator} | {build} | {pass_} | {values[0]:.2f}x | {values[len(values) // 2]:.2f}x | {len(values)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def first_touch_table(runs):
+    cells = collections.defaultdict(dict)
+    for _, bench in benchmarks_of(runs, "first_touch"):
+        info = bench["extra_info"]
+        if info["call"] == "first call" and info["calls_before"] != 0:
+            continue  # not a process' first call
+        cells[(info["allocator"], bench["params"]["pass_"])][info["call"]] = bench
+    lines = [
+        "| allocator | pass | first call faults | first call ms | later calls faults | later calls ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (allocator, pass_), calls in cells.items():
+        cells = [allocator, pass_]
+        for bench in (calls.get("first call"), calls.get("later calls")):
+            cells += ["", ""] if bench is None else [f"{bench['extra_info']['minor_faults']:.0f}", _ms(_median(bench))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def xla_step_table(runs):
+    steps = collections.defaultdict(dict)
+    lowered = True
+    for _, bench in benchmarks_of(runs, "xla_step"):
+        steps[bench["params"]["implementation"]][bench["params"]["activation"]] = _median(bench)
+        lowered = lowered and bench["extra_info"]["lowered"]
+    note = "" if lowered else "This build does not lower the op to XLA: 'fused, XLA' ran the composite.\n\n"
+    lines = ["| step | relu ms | gelu ms |", "|---|---|---|"]
+    lines += [f"| {name} | {_ms(t['relu'])} | {_ms(t['gelu'])} |" for name, t in steps.items()]
+    return note + "\n".join(lines) + "\n"
+
+
+def kernels_table(runs):
+    cells = collections.defaultdict(dict)
+    columns = []
+    for _, bench in benchmarks_of(runs, "kernels"):
+        params = bench["params"]
+        column = (params["dtype"], params["pass_"])
+        columns.append(column)
+        cells[params["table_row"]][column] = _median(bench) * 1e9 / bench["extra_info"]["elements"]
+    columns = list(dict.fromkeys(columns))
+    lines = [
+        "| activation | " + " | ".join(f"{dtype} {pass_}" for dtype, pass_ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    lines += [f"| {row} | " + " | ".join(f"{t[c]:.3f}" for c in columns) + " |" for row, t in sorted(cells.items())]
+    return "\n".join(lines) + "\n"
+
+
+def backend_rows(runs):
+    """{backend: {(size, activation, pass): {peer: benchmark}}} and
+    {backend: {peer: benchmark}} of the overhead per call."""
+    passes, overhead = collections.defaultdict(dict), collections.defaultdict(dict)
+    for module in ("jax", "torch"):
+        for _, bench in benchmarks_of(runs, module):
+            info, params = bench["extra_info"], bench["params"]
+            if "overhead" in bench["name"]:
+                overhead[info["backend"]][info["peer"]] = bench
+            else:
+                key = (tuple(params["size"]), params["activation"], params["pass_"])
+                passes[info["backend"]].setdefault(key, {})[info["peer"]] = bench
+    return passes, overhead
+
+
+def backends_table(runs):
+    passes, overhead = backend_rows(runs)
+    lines = [
+        "| backend | size (float32) | activation | pass | " + "implementation | ms | spread | vs fused |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for backend, keyed in passes.items():
+        for (size, activation, pass_), peers in sorted(keyed.items(), key=lambda i: (_elements(i[0][0]), i[0][1:])):
+            fused = next(b for peer, b in peers.items() if peer.startswith("fused"))
+            for peer, bench in peers.items():
+                lines.append(
+                    f"| {backend} | {size_id(size)} | {activation} | {pass_} | {peer} | {_ms(_median(bench))} | "
+                    f"{_spread(bench):.0%} | {_median(bench) / _median(fused):.2f}x |"
+                )
+    lines += ["", "Host overhead of one call, x 1x4x4, relu:", "", "| backend | implementation | µs per call |"]
+    lines.append("|---|---|---|")
+    for backend, peers in overhead.items():
+        lines += [f"| {backend} | {peer} | {_median(bench) * 1e6:.1f} |" for peer, bench in peers.items()]
+    return "\n".join(lines) + "\n"
+
+
+def keras_model_table(runs):
+    lines = ["| backend | layers, mode | ms per train_on_batch | spread |", "|---|---|---|---|"]
+    for _, bench in benchmarks_of(runs, "keras_model"):
+        info = bench["extra_info"]
+        lines.append(f"| {info['backend']} | {info['peer']} | {_ms(_median(bench))} | {_spread(bench):.0%} |")
+    return "\n".join(lines) + "\n"
+
+
+def backends_plot(runs, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    passes, _ = backend_rows(runs)
+    figure, axes = plt.subplots(1, len(passes), figsize=(6 * len(passes), 4), squeeze=False)
+    for axis, (backend, keyed) in zip(axes[0], passes.items()):
+        size = min((k[0] for k in keyed), key=_elements)
+        keys = sorted(k for k in keyed if k[0] == size)
+        peers = list(dict.fromkeys(peer for k in keys for peer in keyed[k]))
+        width = 0.8 / len(peers)
+        for i, peer in enumerate(peers):
+            heights = [_median(keyed[k][peer]) * 1e3 for k in keys]
+            axis.bar(np.arange(len(keys)) + i * width, heights, width, label=peer)
+        axis.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, [f"{k[1]}\n{k[2]}" for k in keys])
+        axis.set_ylabel("ms (lower is better)")
+        axis.set_title(f"{backend}, x {size_id(size)} float32")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+# ---- the summary: the fused op against each framework's compiler ----
+
+
+def compiler_summary(runs):
+    """One row per backend, size, activation and pass: the fused op's time
+    and the compiler's (XLA, jax.jit, torch.compile) over it."""
+    lines = [
+        "| backend | compiler | size (float32) | activation | pass | fused ms | compiler ms | compiler / fused |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    _, times, *_ = tensorflow_times(runs)
+    largest = sorted({key[0] for key in times}, key=_elements)[-2:]  # a model layer's size and the largest
+    for (size, pass_, activation, reduce_axis), t in sorted(
+        times.items(), key=lambda i: (_elements(i[0][0]), i[0][1:3])
+    ):
+        if reduce_axis is None and size in largest:
+            lines.append(
+                f"| tensorflow | XLA | {size_id(size)} | {activation} | {pass_.replace('_', ' ')} | "
+                f"{_ms(t['fused'])} | {_ms(t['xla'])} | {t['xla'] / t['fused']:.2f}x |"
+            )
+    passes, overhead = backend_rows(runs)
+    compilers = {
+        "jax": ("jax.jit", "fused, jax.jit", "composite, jax.jit"),
+        "torch": ("torch.compile", "fused, eager", "composite, torch.compile"),
+    }
+    for backend, keyed in passes.items():
+        name, fused_peer, compiler_peer = compilers[backend]
+        for (size, activation, pass_), peers in sorted(keyed.items(), key=lambda i: (_elements(i[0][0]), i[0][1:])):
+            fused, compiled = _median(peers[fused_peer]), _median(peers[compiler_peer])
+            lines.append(
+                f"| {backend} | {name} | {size_id(size)} | {activation} | {pass_} | {_ms(fused)} | {_ms(compiled)} | "
+                f"{compiled / fused:.2f}x |"
+            )
+    for backend, peers in overhead.items():
+        fused = next(b for peer, b in peers.items() if peer.startswith("fused"))
+        composite = next(b for peer, b in peers.items() if peer.startswith("composite"))
+        lines.append(
+            f"| {backend} | (host overhead, µs per call, x 1x4x4) | 1x4x4 | relu | forward | "
+            f"{_median(fused) * 1e6:.1f} µs | {_median(composite) * 1e6:.1f} µs | "
+            f"{_median(composite) / _median(fused):.2f}x |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# ---- writing ----
+
+DETAILS = {
+    "tensorflow.md": "TensorFlow: the fused op against eager, tf.function and XLA, with the floors",
+    "against_xla.md": "Every activation against XLA, with each CPU allocator and CPU build",
+    "first_touch.md": "Fresh outputs: page faults and time of a process' first call and later ones",
+    "xla_step.md": "Training steps compiled with XLA",
+    "kernels.md": "The kernels alone, in cache, one thread: ns per element",
+    "backends.md": "JAX and PyTorch front-ends against their compilers, and the Keras model",
+    "peak_memory.md": "Peak memory of a training step",
+    "accuracy.md": "Accuracy of the transcendental activations in float32 ulps",
+}
+
+
+def render(runs, results, out, readme):
+    floors, times, halves, every, adds = tensorflow_times(runs)
+    details = {
+        "tensorflow.md": (
+            "Medians of pytest-benchmark rounds (`benchmarks/test_bench_tensorflow.py`). '/ floor': the fused time "
+            "over the time to stream the bytes the pass must move at the bandwidth of a large copy measured in the "
+            "same run; '/ (floor + fill)' adds the tape's own fill of its first gradient, `tf.ones_like(y)`; "
+            "'/ tf.add': over one eager `tf.add(x, kernel)` of the same pass (TensorFlow's cost of one op); 'vs "
+            "peer': the peer's time over the fused time.\n\n"
+            + tensorflow_table(floors, times, adds)
+            + "\n## Reduced forward against a pure read (`tf.reduce_sum(x)`)\n\n"
+            + read_table(floors, times)
+            + (f"\n## Half types\n\n{half_table(halves, times)}" if halves else "")
+            + (f"\n## Every activation against its floor\n\n{every_table(floors, every)}" if every else "")
+        ),
+        "against_xla.md": "`benchmarks/test_bench_against_xla.py`, medians; faults: minor page faults per call.\n\n"
+        + against_xla_table(runs),
+        "first_touch.md": "`benchmarks/test_bench_first_touch.py`, relu, unreduced.\n\n" + first_touch_table(runs),
+        "xla_step.md": "`benchmarks/test_bench_xla_step.py`, medians.\n\n" + xla_step_table(runs),
+        "kernels.md": "`benchmarks/test_bench_kernels.py`, medians.\n\n" + kernels_table(runs),
+        "backends.md": "`benchmarks/test_bench_jax.py` and `test_bench_torch.py`, medians; spread: interquartile "
+        "range over the median.\n\n"
+        + backends_table(runs)
+        + "\n## A Keras model on each backend (`benchmarks/test_bench_keras_model.py`)\n\n"
+        + keras_model_table(runs),
+    }
+    for name, body in details.items():
+        (results / name).write_text(f"# {DETAILS[name]}\n\n{machine(runs)}.\n\n{body}")
+    for name in ("peak_memory.md", "accuracy.md"):
+        if (results / name).exists() and not (results / name).read_text().startswith("# "):
+            (results / name).write_text(f"# {DETAILS[name]}\n\n" + (results / name).read_text())
+    tensorflow_plot(times, results / "speedup.png")
+    backends_plot(runs, results / "backends.png")
+    relative = os.path.relpath(results, Path(out).parent)
+    summary = compiler_summary(runs)
+    links = "\n".join(f"- [{title}]({relative}/{name})" for name, title in DETAILS.items())
+    gpu = ROOT / "benchmarks" / "gpu" / "last_gpu_benchmark.md"
+    Path(out).write_text(
+        "# Benchmarks\n\n"
+        "Generated by `benchmarks/report.py` from the pytest-benchmark JSON in "
+        f"[{relative}]({relative}); rerun with `.venv/bin/python benchmarks/report.py` after "
+        "`bash scripts/setup.sh`.\n\n"
+        f"Machine: {machine(runs)}.\n\n"
+        "## The fused op against each framework's compiler (CPU)\n\n"
+        "'compiler / fused' above 1: the fused op is faster. On PyTorch the fused op runs eager.\n\n"
+        + summary
+        + f"\n![TensorFlow: speed-up against size]({relative}/speedup.png)\n"
+        + f"\n![JAX and PyTorch: fused against composite]({relative}/backends.png)\n"
+        + "\n## Every activation against XLA, per CPU build and allocator\n\n"
+        + against_xla_summary(runs)
+        + "\n## A Keras model per backend\n\n"
+        + keras_model_table(runs)
+        + f"\n## Details\n\n{links}\n"
+        + (
+            f"- [GPU]({os.path.relpath(gpu, Path(out).parent)}), from `scripts/gpu/run_on_gpu.sh`\n"
+            if gpu.exists()
+            else ""
+        )
+    )
+    if readme:
+        text = Path(readme).read_text()
+        start, end = text.index(SUMMARY_START) + len(SUMMARY_START), text.index(SUMMARY_END)
+        block = f"\nMeasured on {machine(runs)}; from [BENCHMARKS.md](BENCHMARKS.md).\n\n{summary}\n"
+        Path(readme).write_text(text[:start] + block + text[end:])
+    print(f"wrote {out} and the tables in {results}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", help="render this pytest-benchmark JSON instead of running the suite")
-    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--only", nargs="+", help="measure only the sessions whose name starts with one of these")
+    parser.add_argument("--render", action="store_true", help="render the saved JSON only")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one call each (CI's smoke run)")
+    parser.add_argument("--results", default=str(HERE / "results"))
+    parser.add_argument("--out", help="the summary (default BENCHMARKS.md; with --quick, RESULTS/BENCHMARKS.md)")
     args = parser.parse_args()
-    json_path = args.json or str(ROOT / "benchmarks" / "last_run.json")
-    memory_path = ROOT / "benchmarks" / "last_peak_memory.md"
-    cost_path = ROOT / "benchmarks" / "last_activation_cost.md"
-    gpu_path = ROOT / "benchmarks" / "gpu" / "last_gpu_benchmark.md"  # committed: no GPU here
-    backends_path = ROOT / "benchmarks" / "last_backends.md"
-    first_touch_path = ROOT / "benchmarks" / "last_first_touch.md"
-    against_xla_path = ROOT / "benchmarks" / "last_against_xla.md"
-    xla_step_path = ROOT / "benchmarks" / "last_xla_step.md"
-    accuracy_path = ROOT / "benchmarks" / "last_accuracy.md"
-    if not args.json:
-        run_suite(json_path)
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        import accuracy  # noqa: PLC0415, E401
-        import activation_cost
-        import against_xla
-        import backends
-        import first_touch
-        import peak_memory
-        import xla_step
-        from activation_rows import every_activation  # noqa: PLC0415
-
-        from spatial_ops import _core  # noqa: PLC0415
-
-        avx2 = "avx2" if "avx2" in _core.supported_cpu_isas() else None  # x86-64 with AVX2 and wider
-        memory_path.write_text(peak_memory.table((1024, 256, 256)))
-        first_touch_path.write_text(first_touch.table((1024, 256, 256)))
-        names = [name for name, _ in every_activation()]
-        builds = [avx2] + ([None] if avx2 and _core.active_cpu_isa() != "avx2" else [])  # AVX2, then the widest
-        against_xla_path.write_text(
-            "\n".join(against_xla.table((1024, 256, 256), names, rounds=5, isa=isa) for isa in builds)
-        )
-        xla_step_path.write_text(xla_step.table((256, 128, 128)))
-        accuracy_path.write_text(accuracy.table())
-        cost_path.write_text(activation_cost.table())
-        measured = {backend: backends.measure_in_child(backend, backends.SIZE) for backend in backends.ROWS}
-        backends_path.write_text(backends.table(backends.SIZE, measured))
-        backends.plot(measured, ROOT / "benchmarks" / "backends.png")
-    data, copies, reads, fills, adds, times, halves, every = parse(json_path)
-    plot(times, ROOT / "benchmarks" / "speedup.png")
-    Path(args.out).write_text(
-        "# Benchmarks (CPU)\n\n"
-        f"Machine: {machine(data)}. Run on {data.get('datetime', '')[:10]}.\n\n"
-        "Redo with `.venv/bin/python benchmarks/report.py` (after `bash scripts/setup.sh`). "
-        "Medians of pytest-benchmark rounds, all measured side by side in one run. "
-        "'/ floor' is the fused time over the time to stream the bytes the pass must move at "
-        "the bandwidth of a large copy measured in the same run; 'vs peer' is the peer's time "
-        "over the fused time (above 1: the fused op is faster). Peers run the same math as "
-        "TensorFlow composites (`spatial_ops.reference`) in eager mode, in `tf.function`, and "
-        "under XLA (`jit_compile=True`). The copy (`tf.raw_ops.DeepCopy`) writes with normal "
-        "stores, which read each line before overwriting it; the fused op writes outputs of 8 MB "
-        "and more with non-temporal stores, which do not, so its '/ floor' can fall below 1.\n\n"
-        + "'/ tf.add' is the fused time over one eager `tf.add(x, kernel)` of the same pass "
-        "(for a training step: under the same `GradientTape`), TensorFlow's own cost of one op: "
-        "at tiny sizes, its dispatch.\n\n"
-        + "'/ (floor + fill)', for training steps with an unreduced y: over the floor plus the "
-        "tape's own fill of the gradient it starts from, `tf.ones_like(y)`, an x-sized write that every "
-        "implementation's step pays and the floor does not count (`tf.ones_like(x)`, measured in the "
-        "same run).\n\n"
-        + table(copies, fills, adds, times)
-        + "\n![speed-up against size](benchmarks/speedup.png)\n"
-        + (
-            "\n## Reduced forward against a pure read\n\nA reduced forward reads x and writes almost "
-            "nothing, so no kernel can beat a pure read of x: `tf.reduce_sum(x)` on every core, measured "
-            "in the same run (here reads stream faster than a copy's combined read + write rate, so this "
-            "floor is below the copy-based one above). 'XLA / read' bounds the speed-up over XLA any "
-            "kernel could reach.\n\n" + read_table(copies, reads, times)
-            if reads
-            else ""
-        )
-        + (
-            "\n## Half types\n\nThe fused op on float16 and bfloat16 x of the largest size, in the same run "
-            "as the float32 rows above: the ratio is the time per element against float32's (half the bytes "
-            "to move; the math runs in float32).\n\n" + half_table(halves, times)
-            if halves
-            else ""
-        )
-        + (
-            "\n## Every activation\n\nEach fused activation at the largest size, float32, in the same run "
-            "(reduced: over the last axis), against the floors above: the copy-based floor, the pure read "
-            "for the reduced forward, and the floor plus the tape's fill for the unreduced training step.\n\n"
-            + every_table(copies, reads, fills, every)
-            if every
-            else ""
-        )
-        + (
-            "\n## Peak memory\n\nMeasured by `benchmarks/peak_memory.py` (how, in its docstring).\n\n"
-            + memory_path.read_text()
-            if memory_path.exists()
-            else ""
-        )
-        + (
-            "\n## Fresh outputs: page faults with each CPU allocator\n\nMeasured by `benchmarks/first_touch.py` "
-            "(how, in its docstring; the allocators in `benchmarks/tf_allocators.py`): the fused relu forward "
-            "and training step, the first call of a process and later ones. The kernels ask for huge pages "
-            "on the outputs they write in full (`csrc/cpu/huge_pages.h`), so a fresh 256 MB y takes 128 "
-            "faults of 2 MB, not 65,536 of 4 KB; what stays is the kernel zeroing the fresh pages, which "
-            "only an allocator that reuses memory (oneDNN's pool, BFC) avoids.\n\n" + first_touch_path.read_text()
-            if first_touch_path.exists()
-            else ""
-        )
-        + (
-            "\n## Every activation against XLA\n\nMeasured by `benchmarks/against_xla.py --isa avx2` "
-            "(how, in its docstring): the AVX2 build of the kernels (forced where the CPU has a wider one) "
-            "against the XLA composite capped at AVX2, then, where the CPU has a wider build, that build "
-            "against XLA uncapped (`benchmarks/against_xla.py`); with each CPU allocator, the page faults of "
-            "each call beside its time.\n\n" + against_xla_path.read_text()
-            if against_xla_path.exists()
-            else ""
-        )
-        + (
-            "\n## Accuracy of the transcendental activations\n\nMeasured by `benchmarks/accuracy.py` (how, in its "
-            "docstring): the largest error in float32 ulps of the fused kernels, of XLA and of TensorFlow's own "
-            "kernels. The far negative tails of gelu and gelu_tanh are ill-conditioned in float32 (the rounding "
-            "of z / sqrt(2), or of u, moves the result by many ulps), for every implementation alike.\n\n"
-            + accuracy_path.read_text()
-            if accuracy_path.exists()
-            else ""
-        )
-        + (
-            "\n## Under XLA (jit_compile=True)\n\nMeasured by `benchmarks/xla_step.py` (how, in its docstring): "
-            "jit-compiled training steps with the op as a custom call of its kernels, against the composite "
-            "XLA fuses itself and against the fused op without XLA; then a Keras model compiled with XLA. Peak "
-            "memory of a step compiled whole with XLA: the third table of the peak memory section.\n\n"
-            + xla_step_path.read_text()
-            if xla_step_path.exists()
-            else ""
-        )
-        + (
-            "\n## Compute cost per activation\n\nMeasured by `benchmarks/activation_cost.py` (how, in its "
-            "docstring): the kernels alone on data in cache, so the cost of the math apart from "
-            "memory traffic.\n\n" + cost_path.read_text()
-            if cost_path.exists()
-            else ""
-        )
-        + (
-            "\n## Keras backends: JAX and PyTorch\n\nMeasured by `benchmarks/backends.py` (how, in its "
-            "docstring): each backend's front-end against that backend's own composite of the same math, "
-            "in a process of its own.\n\n"
-            + backends_path.read_text()
-            + "\n![fused against composite per backend](benchmarks/backends.png)\n"
-            if backends_path.exists()
-            else ""
-        )
-        + ("\n# Benchmarks (GPU)\n\n" + gpu_path.read_text() if gpu_path.exists() else "")
-    )
-    print(f"wrote {args.out} and benchmarks/speedup.png")
+    if args.quick:
+        os.environ["SPATIAL_OPS_BENCH_QUICK"] = "1"  # for the sessions and the scripts alike
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out or (results / "BENCHMARKS.md" if args.quick else ROOT / "BENCHMARKS.md"))
+    if not args.render:
+        for name, (modules, environment, selection) in sessions(args.quick).items():
+            if args.only and not any(name.startswith(prefix) for prefix in args.only):
+                continue
+            run_session(name, modules, environment, selection, results, args.quick)
+        if not args.only or any(p in ("peak_memory", "accuracy") for p in args.only):
+            run_scripts(results, args.quick)
+    render(load(results), results, out, readme=None if args.quick else ROOT / "README.md")
 
 
 if __name__ == "__main__":
+    started = datetime.datetime.now()
     main()
+    print(f"in {(datetime.datetime.now() - started).total_seconds():.0f} s")

@@ -32,4 +32,6 @@ step bash scripts/tf_cuda_build.sh --any-nvcc
 step bash scripts/tf_matrix.sh --quick 2.16
 # ASan + UBSan builds of the op library and the binding; any finding fails.
 step bash scripts/sanitize.sh
-SPATIAL_OPS_BENCH_QUICK=1 step .venv/bin/pytest benchmarks --benchmark-disable -q
+step .venv/bin/python benchmarks/report.py --quick --results build/bench-smoke
+site=$(.venv/bin/python -P -c "import pathlib, spatial_ops; print(pathlib.Path(spatial_ops.__file__).parents[1])")
+step .venv/bin/python benchmarks/compare_builds.py "$site" "$site" --rounds 1 --quick

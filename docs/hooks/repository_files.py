@@ -18,9 +18,9 @@ PATTERNS = (
     "BENCHMARKS.md",
     "CHANGELOG.md",
     "benchmarks/history.md",
-    "benchmarks/last_*.md",
+    "benchmarks/results/*.md",
+    "benchmarks/results/*.png",
     "benchmarks/gpu/last_*.md",
-    "benchmarks/*.png",
 )
 # A Markdown link or image target that leaves docs/: ](../path#anchor)
 _LINK_OUT_OF_DOCS = re.compile(r"\]\((\.\./[^)\s#]+)(#[^)\s]*)?\)")
