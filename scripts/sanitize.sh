@@ -35,8 +35,11 @@ git ls-files -z --cached --others --exclude-standard \
 # alone) go without those three; ASan still traps any null access there.
 TF_FLAGS=$("$PYTHON" -c "import tensorflow as tf; print(';'.join(tf.sysconfig.get_compile_flags()))" 2>/dev/null)
 TF_FLAGS="$TF_FLAGS;-fno-sanitize=null,nonnull-attribute,returns-nonnull-attribute"
+# The CPU builds of the kernels this CPU runs (those the checks below can run).
+CPU_BUILDS=$("$PYTHON" -P -c "import spatial_ops._core as core; print(';'.join(core.supported_cpu_isas()))" 2>/dev/null)
 CXXFLAGS="$SANITIZE -g1" LDFLAGS="-fsanitize=address,undefined" SPATIAL_OPS_TF_PYTHON="$PYTHON" \
   SPATIAL_OPS_WITH_TF=1 SPATIAL_OPS_WITH_JAX=0 CMAKE_ARGS="-DSPATIAL_OPS_CUDA=OFF -DTF_COMPILE_FLAGS=$TF_FLAGS
+              -DSPATIAL_OPS_CPU_BUILDS=$CPU_BUILDS
               -DCMAKE_CXX_COMPILER_LAUNCHER=$ROOT/scripts/sanitize_compiler_at_O1.sh" \
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
   "$PYTHON" -m pip install -q --no-deps --upgrade --target "$OUT/site" "$OUT/src"

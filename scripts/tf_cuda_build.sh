@@ -71,9 +71,10 @@ echo "== building against $("$python" -c 'import tensorflow as tf; print(tf.__ve
 # A copy of the tracked sources, so that the build folder of this run is its own.
 mkdir -p "$DIR/src"
 git -C "$ROOT" ls-files -z --cached --others --exclude-standard | (cd "$ROOT" && xargs -0 tar -cf -) | tar -xf - -C "$DIR/src"
-# A build check (--any-nvcc) compiles for one GPU architecture only.
+# A build check (--any-nvcc) compiles for one GPU architecture and one CPU
+# build of the kernels only.
 archs=""
-[ "$any_nvcc" = 0 ] || archs="-DSPATIAL_OPS_CUDA_ARCHITECTURES=90"
+[ "$any_nvcc" = 0 ] || archs="-DSPATIAL_OPS_CUDA_ARCHITECTURES=90 -DSPATIAL_OPS_CPU_BUILDS=baseline"
 (cd "$DIR/src" && SPATIAL_OPS_WITH_JAX=0 CMAKE_ARGS="-DSPATIAL_OPS_CUDA=ON -DCMAKE_CUDA_COMPILER=$nvcc $archs" \
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
   "$python" -m pip install -q --no-deps --no-build-isolation --force-reinstall .)

@@ -50,6 +50,9 @@ commit="$(git -C "$ROOT" rev-parse HEAD)"
 mkdir -p "$CACHE"
 declare -A built tested seconds tf_release package_of
 
+# --quick checks the glue against each TensorFlow: one CPU build of the
+# kernels (which depend on no TensorFlow) is enough.
+[ $quick = 0 ] || export CMAKE_ARGS="${CMAKE_ARGS:-} -DSPATIAL_OPS_CPU_BUILDS=baseline"
 if command -v ccache >/dev/null; then
   export CMAKE_ARGS="${CMAKE_ARGS:-} -DCMAKE_CXX_COMPILER_LAUNCHER=ccache"
   # Paths under the cache become relative, so the copies of all versions share hits.

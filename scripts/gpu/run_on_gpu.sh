@@ -60,12 +60,14 @@ if [ $dry_run -eq 1 ]; then
   python="$venv/bin/python"
   # Every case runs in CI's full suite (with TensorFlow); here each test
   # function runs once, proving it runs without TensorFlow. One CUDA
-  # architecture proves the CUDA code compiles.
+  # architecture and one CPU build of the kernels prove the code compiles.
   test_scope=(--each-test-once)
   archs=90
+  cpu_builds=baseline
 else
   test_scope=()
   archs=""
+  cpu_builds=""
   device=cuda
   python="${PYTHON:-python3}"
 fi
@@ -94,7 +96,7 @@ build() {
   fi
   SPATIAL_OPS_WITH_TF=0 SPATIAL_OPS_WITH_JAX=1 SPATIAL_OPS_WITH_TORCH=1 \
     SPATIAL_OPS_BUILD_DIR="$PWD/build/gpu-cmake" \
-    CMAKE_ARGS="-DSPATIAL_OPS_CUDA=ON ${archs:+-DSPATIAL_OPS_CUDA_ARCHITECTURES=$archs}" \
+    CMAKE_ARGS="-DSPATIAL_OPS_CUDA=ON ${archs:+-DSPATIAL_OPS_CUDA_ARCHITECTURES=$archs} ${cpu_builds:+-DSPATIAL_OPS_CPU_BUILDS=$cpu_builds}" \
     "$python" -m pip install --no-build-isolation --no-deps --no-index --upgrade --target "$site" . || return 1
   if [ $dry_run -eq 1 ]; then
     bash scripts/gpu/check_torch_cuda_operators.sh "$python" || return 1
