@@ -36,7 +36,9 @@ IMPLEMENTATIONS = {
 @functools.lru_cache(maxsize=1)
 def operands():
     rng = np.random.default_rng(0)
-    return tuple(tf.constant(rng.normal(size=shape).astype(np.float32)) for shape in (LARGE, LARGE[1:], LARGE[1:], LARGE))
+    return tuple(
+        tf.constant(rng.normal(size=shape).astype(np.float32)) for shape in (LARGE, LARGE[1:], LARGE[1:], LARGE)
+    )
 
 
 def one_pass(fn, pass_, activation):
