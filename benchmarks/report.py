@@ -626,7 +626,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         os.environ["SPATIAL_OPS_BENCH_QUICK"] = "1"  # for the sessions and the scripts alike
-    results = Path(args.results)
+    results = Path(args.results).resolve()  # pytest runs elsewhere
     results.mkdir(parents=True, exist_ok=True)
     out = Path(args.out or (results / "BENCHMARKS.md" if args.quick else ROOT / "BENCHMARKS.md"))
     if not args.render:
