@@ -24,6 +24,7 @@ import collections
 import datetime
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -312,16 +313,21 @@ def tensorflow_plot(times, path):
 # ---- the other sessions ----
 
 
-def against_xla_table(runs):
-    rows = collections.defaultdict(dict)
+def against_xla_pairs(runs):
+    """{(session, activation, pass): {"fused": benchmark, "xla": benchmark}}."""
+    pairs = collections.defaultdict(dict)
     for session, bench in benchmarks_of(runs, "against_xla"):
         params = bench["params"]
-        rows[(session, params["table_row"], params["pass_"])][params["implementation"]] = bench
+        pairs[(session, params["table_row"], params["pass_"])][params["implementation"]] = bench
+    return pairs
+
+
+def against_xla_table(runs):
     lines = [
         "| allocator | CPU build | activation | pass | fused ms | XLA ms | vs XLA | fused faults | XLA faults |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for (session, row, pass_), pair in rows.items():
+    for (_, row, pass_), pair in against_xla_pairs(runs).items():
         fused, xla = pair["fused"], pair["xla"]
         build = fused["extra_info"]["cpu_build"]
         capped = fused["extra_info"]["xla_flags"]
@@ -337,11 +343,7 @@ def against_xla_summary(runs):
     """Per allocator and CPU build: the lowest and the median ratio over
     every activation, per pass."""
     ratios = collections.defaultdict(list)
-    pairs = collections.defaultdict(dict)
-    for session, bench in benchmarks_of(runs, "against_xla"):
-        params = bench["params"]
-        pairs[(session, params["table_row"], params["pass_"])][params["implementation"]] = bench
-    for (session, _, pass_), pair in pairs.items():
+    for (_, _, pass_), pair in against_xla_pairs(runs).items():
         info = pair["fused"]["extra_info"]
         ratios[(info["allocator"], info["cpu_build"], pass_)].append(_median(pair["xla"]) / _median(pair["fused"]))
     lines = [
@@ -349,9 +351,9 @@ def against_xla_summary(runs):
         "|---|---|---|---|---|---|",
     ]
     for (allocator, build, pass_), values in sorted(ratios.items()):
-        values.sort()
         lines.append(
-            f"| {allocator} | {build} | {pass_} | {values[0]:.2f}x | {values[len(values) // 2]:.2f}x | {len(values)} |"
+            f"| {allocator} | {build} | {pass_} | {min(values):.2f}x | {statistics.median(values):.2f}x | "
+            f"{len(values)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -476,37 +478,43 @@ def backends_plot(runs, path):
 # ---- the summary: the fused op against each framework's compiler ----
 
 
-def compiler_summary(runs):
-    """One row per backend, size, activation and pass: the fused op's time
-    and the compiler's (XLA, jax.jit, torch.compile) over it."""
-    lines = [
-        "| backend | compiler | size (float32) | activation | pass | fused ms | compiler ms | compiler / fused |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+def compiler_rows(runs):
+    """(backend, compiler, size, activation, pass, fused seconds, compiler
+    seconds) per backend, size, activation and pass: on TensorFlow the two
+    largest sizes, unreduced; on PyTorch the fused op eager."""
+    rows = []
     _, times, *_ = tensorflow_times(runs)
     largest = sorted({key[0] for key in times}, key=_elements)[-2:]  # a model layer's size and the largest
-    for (size, pass_, activation, reduce_axis), t in sorted(
-        times.items(), key=lambda i: (_elements(i[0][0]), i[0][1:3])
-    ):
+    for (size, pass_, activation, reduce_axis), t in times.items():
         if reduce_axis is None and size in largest:
-            lines.append(
-                f"| tensorflow | XLA | {size_id(size)} | {activation} | {pass_.replace('_', ' ')} | "
-                f"{_ms(t['fused'])} | {_ms(t['xla'])} | {t['xla'] / t['fused']:.2f}x |"
-            )
-    passes, overhead = backend_rows(runs)
+            rows.append(("tensorflow", "XLA", size, activation, pass_.replace("_", " "), t["fused"], t["xla"]))
     compilers = {
         "jax": ("jax.jit", "fused, jax.jit", "composite, jax.jit"),
         "torch": ("torch.compile", "fused, eager", "composite, torch.compile"),
     }
-    for backend, keyed in passes.items():
+    for backend, keyed in backend_rows(runs)[0].items():
         name, fused_peer, compiler_peer = compilers[backend]
-        for (size, activation, pass_), peers in sorted(keyed.items(), key=lambda i: (_elements(i[0][0]), i[0][1:])):
-            fused, compiled = _median(peers[fused_peer]), _median(peers[compiler_peer])
-            lines.append(
-                f"| {backend} | {name} | {size_id(size)} | {activation} | {pass_} | {_ms(fused)} | {_ms(compiled)} | "
-                f"{compiled / fused:.2f}x |"
+        for (size, activation, pass_), peers in keyed.items():
+            rows.append(
+                (backend, name, size, activation, pass_, _median(peers[fused_peer]), _median(peers[compiler_peer]))
             )
-    for backend, peers in overhead.items():
+    backends = ("tensorflow", "jax", "torch")
+    return sorted(rows, key=lambda row: (backends.index(row[0]), _elements(row[2]), row[3], row[4]))
+
+
+def compiler_summary(runs):
+    """The fused op's time and the compiler's (XLA, jax.jit, torch.compile)
+    over it, then the host overhead of one call."""
+    lines = [
+        "| backend | compiler | size (float32) | activation | pass | fused ms | compiler ms | compiler / fused |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for backend, compiler, size, activation, pass_, fused, compiled in compiler_rows(runs):
+        lines.append(
+            f"| {backend} | {compiler} | {size_id(size)} | {activation} | {pass_} | {_ms(fused)} | {_ms(compiled)} | "
+            f"{compiled / fused:.2f}x |"
+        )
+    for backend, peers in backend_rows(runs)[1].items():
         fused = next(b for peer, b in peers.items() if peer.startswith("fused"))
         composite = next(b for peer, b in peers.items() if peer.startswith("composite"))
         lines.append(
@@ -518,20 +526,18 @@ def compiler_summary(runs):
 
 
 def readme_summary(runs):
-    """The summary table folded for the README: per backend and size, the
+    """The compiler rows folded for the README: per backend and size, the
     compiler's time over the fused time for each activation and pass."""
-    rows = collections.defaultdict(dict)
-    for line in compiler_summary(runs).splitlines()[2:]:
-        backend, compiler, size, activation, pass_, *_, ratio = [c.strip() for c in line.strip("|").split("|")]
-        if size != "1x4x4":
-            rows[(f"{backend} ({compiler})", size)][(activation, pass_)] = ratio
+    ratios = collections.defaultdict(dict)
+    for backend, compiler, size, activation, pass_, fused, compiled in compiler_rows(runs):
+        ratios[(f"{backend} ({compiler})", size_id(size))][(activation, pass_)] = f"{compiled / fused:.2f}x"
     columns = [(a, p) for a in ("relu", "gelu") for p in ("forward", "training step")]
     lines = [
         "| backend (compiler) | x (float32) | " + " | ".join(f"{a} {p}" for a, p in columns) + " |",
         "|---|---|" + "---|" * len(columns),
     ]
-    for (backend, size), ratios in rows.items():
-        lines.append(f"| {backend} | {size} | " + " | ".join(ratios.get(c, "") for c in columns) + " |")
+    for (backend, size), cells in ratios.items():
+        lines.append(f"| {backend} | {size} | " + " | ".join(cells.get(c, "") for c in columns) + " |")
     return "\n".join(lines) + "\n"
 
 
