@@ -599,7 +599,9 @@ def render(runs, results, out, readme):
         "`bash scripts/setup.sh`.\n\n"
         f"Machine: {machine(runs)}.\n\n"
         "## The fused op against each framework's compiler (CPU)\n\n"
-        "'compiler / fused' above 1: the fused op is faster. On PyTorch the fused op runs eager.\n\n"
+        "'compiler / fused' above 1: the fused op is faster. Whole calls from Python to a ready result; on "
+        "PyTorch the fused op runs eager. TensorFlow runs with its default CPU allocator here (the allocator "
+        "section below compares the others).\n\n"
         + summary
         + f"\n![TensorFlow: speed-up against size]({relative}/speedup.png)\n"
         + f"\n![JAX and PyTorch: fused against composite]({relative}/backends.png)\n"
